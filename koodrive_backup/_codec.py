@@ -1,0 +1,182 @@
+"""The one cattrs converter: wire (camelCase JSON) <-> models (snake_case attrs classes).
+
+Wire rules kept here and nowhere else:
+
+- names: ``record_id`` <-> ``recordId``; ``device_os`` <-> ``deviceOS`` (reference §1.4);
+- IDs and other strings: a JSON string as is, a JSON integer as its exact decimal string
+  (``json.loads`` keeps big integers exact; a float is refused, never rounded);
+- integers: a JSON integer, or a string of ASCII digits (type drift, reference §12.2); never a
+  float or a bool;
+- timestamps: ISO-8601 (``2025-12-17T07:59:20.752Z``) -> aware ``datetime`` (naive -> UTC);
+- enums: a known value -> the enum member, an unknown one -> the plain value;
+- unknown fields are ignored (lenient client; the fake server is the strict side);
+- ``failedScopeList`` may be a list or a single object (reference §6.3).
+
+Decoding runs a fast converter (``detailed_validation=False``); only when it fails is the
+input decoded again with a detailed one, to name the failing wire field in the message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import attrs
+from cattrs import Converter
+from cattrs.errors import BaseValidationError, ClassValidationError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .models import ModuleCode, RecordStatus, ScopeFailure
+
+__all__ = ["ShapeError", "structure", "unstructure", "wire_name"]
+
+T = TypeVar("T")
+
+_SPECIAL_NAMES = {"device_os": "deviceOS"}
+_DIGITS = re.compile(r"-?[0-9]+\Z")
+
+
+class ShapeError(ValueError):
+    """The data does not have the documented shape; the message names the wire field."""
+
+
+def wire_name(python_name: str) -> str:
+    """``record_id`` -> ``recordId`` (and the reference's one irregular name, ``deviceOS``)."""
+    special = _SPECIAL_NAMES.get(python_name)
+    if special is not None:
+        return special
+    head, *rest = python_name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _structure_str(value: object, _: object) -> str:
+    if isinstance(value, str):
+        return value if type(value) is str else str.__str__(value)
+    if type(value) is int:  # exact: Python ints are unbounded, never a float on the way
+        return str(value)
+    raise ShapeError(f"expected a string, got {type(value).__name__}")
+
+
+def _structure_int(value: object, _: object) -> int:
+    if type(value) is int:
+        return value
+    if type(value) is str and _DIGITS.match(value):
+        return int(value)
+    raise ShapeError(f"expected an integer, got {type(value).__name__}")
+
+
+def parse_timestamp(value: object, _: object = None) -> datetime:
+    if type(value) is not str:
+        raise ShapeError(f"expected a timestamp string, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ShapeError(f"not an ISO-8601 timestamp: {value[:40]!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _structure_status(value: object, _: object) -> RecordStatus | int | None:
+    if value is None:
+        return None
+    number = _structure_int(value, None)
+    try:
+        return RecordStatus(number)
+    except ValueError:
+        return number
+
+
+def _structure_module(value: object, _: object) -> ModuleCode | str | None:
+    if value is None:
+        return None
+    text = _structure_str(value, None)
+    try:
+        return ModuleCode(text)
+    except ValueError:
+        return text
+
+
+def _failures_hook(converter: Converter) -> Callable[[object, object], tuple[ScopeFailure, ...]]:
+    def structure_failures(value: object, _: object) -> tuple[ScopeFailure, ...]:
+        # The reference types failedScopeList as one object; the seed example shows a list.
+        items = [value] if isinstance(value, Mapping) else value
+        if not isinstance(items, list):
+            raise ShapeError(f"expected a list, got {type(value).__name__}")
+        return tuple(converter.structure(item, ScopeFailure) for item in items)
+
+    return structure_failures
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _attrs_hooks(converter: Converter) -> None:
+    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        overrides = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cls)}
+        return make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+
+    def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
+        overrides = {
+            a.name: override(rename=wire_name(a.name), omit_if_default=True)
+            for a in attrs.fields(cls)
+        }
+        return make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+
+    converter.register_structure_hook_factory(attrs.has, structure_factory)
+    converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+
+
+def _make_converter(*, detailed: bool) -> Converter:
+    converter = Converter(detailed_validation=detailed, prefer_attrib_converters=False)
+    converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(datetime, parse_timestamp)
+    converter.register_structure_hook(RecordStatus | int | None, _structure_status)
+    converter.register_structure_hook(ModuleCode | str | None, _structure_module)
+    failures = tuple[ScopeFailure, ...]
+    converter.register_structure_hook_func(lambda t: t == failures, _failures_hook(converter))
+    converter.register_unstructure_hook(datetime, _unstructure_datetime)
+    converter.register_unstructure_hook(ModuleCode, lambda member: member.value)
+    _attrs_hooks(converter)
+    return converter
+
+
+_fast = _make_converter(detailed=False)
+_detailed = _make_converter(detailed=True)
+
+
+def structure(data: object, cls: type[T]) -> T:
+    """Decode wire data into ``cls``; raise ``ShapeError`` naming the offending wire field."""
+    if not isinstance(data, Mapping) and attrs.has(cls):
+        raise ShapeError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+    try:
+        return _fast.structure(data, cls)
+    except Exception:
+        pass
+    try:
+        return _detailed.structure(data, cls)
+    except (BaseValidationError, ShapeError, ValueError, TypeError, KeyError) as exc:
+        raise ShapeError(_explain(exc, cls.__name__)) from None
+
+
+def unstructure(obj: object) -> Any:
+    """Encode a model as wire data (camelCase keys, ISO timestamps, defaults omitted)."""
+    return _fast.unstructure(obj)
+
+
+def _explain(exc: BaseException, where: str) -> str:
+    """Turn a cattrs error tree into 'BackupRecord.createTime: not an ISO-8601 timestamp'."""
+    if isinstance(exc, ClassValidationError | IterableValidationError):
+        with_notes, others = exc.group_exceptions()
+        for sub, note in with_notes:
+            name = getattr(note, "name", None)
+            step = f".{wire_name(name)}" if isinstance(name, str) else f"[{note.index}]"
+            return _explain(sub, where + step)
+        if others:
+            return _explain(others[0], where)
+    if isinstance(exc, KeyError):
+        return f"{where}: missing required field"
+    detail = str(exc) or type(exc).__name__
+    return f"{where}: {detail}"

@@ -1,0 +1,211 @@
+"""Sans-I/O protocol: request values per endpoint, and answers classified into data or errors.
+
+Nothing here performs I/O: ``_session`` sends a ``Request`` and hands back a ``RawResponse``;
+``read_payload`` turns that into the JSON object or raises the typed error. ``error_for`` is the
+one place where an HTTP status and a body ``code`` become an exception class.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import attrs
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    DecodeError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+)
+
+__all__ = [
+    "API_PREFIX",
+    "RawResponse",
+    "Request",
+    "error_for",
+    "json_body",
+    "normalise_code",
+    "parse_retry_after",
+    "read_payload",
+]
+
+API_PREFIX = "/koodrive/ose/v1/backup"
+LOCK_HEADER = "x-backup-lock-id"
+Payload = dict[str, Any]
+
+
+@attrs.frozen
+class Request:
+    """One API call as data. ``path`` is the full path (prefix included)."""
+
+    method: str
+    path: str
+    route: str  # the reference's page name, e.g. "getBackupRecord" (for logs)
+    query: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    #: GET and DELETE are retried on any transient failure; POST and PATCH only on failures
+    #: that prove the request was not processed (see ``_retry``).
+    idempotent: bool = True
+    #: An empty 2xx body is a success for operations that return nothing, an error otherwise.
+    expects_data: bool = True
+
+
+@attrs.frozen
+class RawResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def request(
+    method: str,
+    path: str,
+    route: str,
+    *,
+    query: Mapping[str, str | int | None] | None = None,
+    body: Mapping[str, Any] | None = None,
+    lock_id: str | None = None,
+    expects_data: bool = True,
+) -> Request:
+    """Build a ``Request``; ``None`` query values are left out; bodies are compact JSON."""
+    pairs = tuple((k, str(v)) for k, v in (query or {}).items() if v is not None)
+    return Request(
+        method=method,
+        path=API_PREFIX + path,
+        route=route,
+        query=pairs,
+        body=json_body(body) if body is not None else b"",
+        headers=((LOCK_HEADER, lock_id),) if lock_id is not None else (),
+        idempotent=method in ("GET", "DELETE", "HEAD"),
+        expects_data=expects_data,
+    )
+
+
+def json_body(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+def read_payload(response: RawResponse, req: Request) -> Payload:
+    """The JSON object of a successful answer, or raise the typed error for it."""
+    status = response.status
+    if not 200 <= status < 300:
+        raise error_for(status, _json_or_none(response.body), req, response.headers)
+    if not response.body.strip():
+        if req.expects_data:
+            raise DecodeError(f"{req.method} {req.path}: empty body", status=status)
+        return {}
+    try:
+        payload = json.loads(response.body)
+    except ValueError:  # includes UnicodeDecodeError
+        raise DecodeError(
+            f"{req.method} {req.path}: body is not JSON", status=status, body=response.body
+        ) from None
+    if type(payload) is not dict:
+        raise DecodeError(
+            f"{req.method} {req.path}: body is not a JSON object",
+            status=status,
+            body=response.body,
+        )
+    code = payload.get("code")
+    if code is not None and code != 0 and normalise_code(code) != 0:
+        raise error_for(status, payload, req, response.headers)
+    return payload
+
+
+def _json_or_none(body: bytes) -> Payload | None:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    return payload if type(payload) is dict else None
+
+
+def normalise_code(code: object) -> int | str | None:
+    """An int, or a string of ASCII digits (optional leading ``-``) -> ``int``; else as given."""
+    if code is None:
+        return None
+    if type(code) is int:
+        return code
+    if type(code) is str:
+        digits = code[1:] if code.startswith("-") else code
+        if digits.isascii() and digits.isdigit():
+            return int(code)
+        return code
+    return str(code)
+
+
+_STATUS_ERRORS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitError,
+}
+
+
+def error_for(
+    status: int, payload: Payload | None, req: Request, headers: Mapping[str, str]
+) -> APIError:
+    """THE mapping from an HTTP status and body to an exception (API.md "Errors").
+
+    The body is ``{code, msg}`` (reference §12.2) or the API gateway's ``{error_code,
+    error_msg}``; a body that is not JSON (a proxy's HTML page) gives ``code=None``.
+    """
+    cls = _STATUS_ERRORS.get(status) or (ServerError if 500 <= status < 600 else APIError)
+    code: object = None
+    msg: object = None
+    if payload is not None:
+        code = payload.get("code", payload.get("error_code"))
+        msg = payload.get("msg", payload.get("error_msg"))
+    return cls(
+        status,
+        normalise_code(code),
+        None if msg is None else str(msg),
+        method=req.method,
+        path=req.path,
+        retry_after=parse_retry_after(headers.get("Retry-After")),
+    )
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds (fractions allowed) or an HTTP date.
+
+    Unparseable -> ``None`` (backoff is used); negative or a past date -> 0.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    seconds: float | None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = _seconds_until(text, time.time() if now is None else now)
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _seconds_until(http_date: str, now: float) -> float | None:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": RFC 9110 dates are GMT anyway
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() - now

@@ -1,0 +1,157 @@
+"""The only client-side user of aiohttp: per attempt sign -> send -> read -> classify.
+
+``Transport.call`` runs one API call under the retry policy. Each attempt gets a fresh
+``X-Date`` and fresh auth headers; ``_send`` is the single I/O seam (it awaits aiohttp and
+returns plain values); everything around it is synchronous and tested without sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from yarl import URL
+
+from ._protocol import Payload, RawResponse, Request, read_payload
+from ._retry import RetryPolicy, call_with_retries
+from ._signing import Auth, SignableRequest, XDateClock
+from .errors import APIConnectionError, APITimeoutError
+
+__all__ = ["Transport"]
+
+logger = logging.getLogger("koodrive_backup")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Transport:
+    """Owns (or borrows) one ``aiohttp.ClientSession`` and sends signed, retried requests."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        user_id: str,
+        auth: Auth,
+        retry: RetryPolicy,
+        timeout: float,
+        session: aiohttp.ClientSession | None,
+        clock_skew_margin: float,
+        connection_limit: int,
+        sleep: Sleep | None,
+    ) -> None:
+        self._base = base_url
+        self._host = urlsplit(base_url).netloc
+        self._user_id = user_id
+        self.auth = auth
+        self.retry = retry
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session = session
+        self._owns_session = session is None
+        self._connection_limit = connection_limit
+        self._x_date = XDateClock(clock_skew_margin)
+        self._sleep: Sleep = sleep or asyncio.sleep
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def close(self) -> None:
+        """Close the session we own (never a borrowed one). Safe to call more than once."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("this BackupClient is closed")
+        if self._session is None:  # created lazily: aiohttp wants a running loop
+            connector = aiohttp.TCPConnector(limit=self._connection_limit)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def call(self, req: Request, *, idempotent: bool | None = None) -> Payload:
+        """Send ``req`` under the retry policy and return the answer's JSON object."""
+        self._http()  # fail fast on a closed client, before any retry machinery
+        attempts = 0
+
+        async def attempt() -> Payload:
+            nonlocal attempts
+            attempts += 1
+            return await self._attempt(req, attempts)
+
+        return await call_with_retries(
+            attempt,
+            self.retry,
+            idempotent=req.idempotent if idempotent is None else idempotent,
+            sleep=self._sleep,
+            describe=f"{req.method} {req.path}",
+        )
+
+    async def _attempt(self, req: Request, number: int) -> Payload:
+        response, used = await self._send_signed(req, number)
+        if response.status == 401 and await self.auth.refresh(used):
+            # Re-asked credential: re-sent once, not counted as an attempt (API.md).
+            response, used = await self._send_signed(req, number)
+            if response.status == 401:
+                self.auth.forget()
+        return read_payload(response, req)
+
+    async def _send_signed(
+        self, req: Request, number: int
+    ) -> tuple[RawResponse, Mapping[str, str]]:
+        signed = {"x-date": self._x_date(), "x-user-id": self._user_id}
+        signable = SignableRequest(req.method, self._host, req.path, req.query, signed, req.body)
+        auth_headers = await self.auth.headers(signable)
+        headers = {"Host": self._host, "X-Date": signed["x-date"], "X-User-Id": self._user_id}
+        if req.body:
+            headers["Content-Type"] = "application/json"
+        headers.update(req.headers)
+        headers.update(auth_headers)
+        started = time.monotonic()
+        response = await self._send(req, headers)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d (attempt %d, %.1f ms)",
+                req.method,
+                req.path,
+                response.status,
+                number,
+                (time.monotonic() - started) * 1000,
+            )
+        return response, auth_headers
+
+    async def _send(self, req: Request, headers: dict[str, str]) -> RawResponse:
+        """The I/O seam: one HTTP exchange, transport failures mapped to SDK errors."""
+        url = self._base + req.path
+        if req.query:
+            url += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in req.query)
+        try:
+            async with self._http().request(
+                req.method,
+                URL(url, encoded=True),
+                data=req.body or None,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:
+                body = await resp.read()
+                return RawResponse(resp.status, resp.headers, body)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise APITimeoutError(_what(req, exc), request_sent=False) from exc
+        except TimeoutError as exc:
+            raise APITimeoutError(_what(req, exc)) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise APIConnectionError(_what(req, exc), request_sent=False) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise APIConnectionError(_what(req, exc)) from exc
+
+
+def _what(req: Request, exc: BaseException) -> str:
+    detail = str(exc) or type(exc).__name__
+    return f"{req.method} {req.path}: {type(exc).__name__}: {detail}"

@@ -1,0 +1,169 @@
+"""The exception tree of koodrive_backup (a leaf module: it imports nothing from the package).
+
+::
+
+    KooDriveError
+    ├── APIConnectionError        no usable HTTP answer after retries (connect, reset, DNS)
+    │   └── APITimeoutError
+    ├── APIError                  the server answered with an error: .status (HTTP), .code, .msg
+    │   ├── BadRequestError       400
+    │   ├── AuthenticationError   401
+    │   ├── PermissionDeniedError 403
+    │   ├── NotFoundError         404
+    │   ├── ConflictError         409
+    │   ├── RateLimitError        429 (.retry_after: float seconds or None)
+    │   └── ServerError           5xx
+    ├── DecodeError               the body is not JSON, or not the documented shape
+    └── LockLostError             a managed lock could not be renewed (see ``BackupClient.lock``)
+
+Messages never contain credentials: exceptions are built from the method, the path (IDs are
+not secrets), the status and what the server said, never from request headers.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "DecodeError",
+    "KooDriveError",
+    "LockLostError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+]
+
+_BODY_EXCERPT = 200
+
+
+class KooDriveError(Exception):
+    """Base class of every error this SDK raises on purpose (not ValueError/TypeError)."""
+
+
+class APIConnectionError(KooDriveError):
+    """No usable HTTP answer: the connection failed, was reset, or DNS failed.
+
+    ``request_sent`` is False only when the failure proves the request never reached the
+    server (the connection could not be opened); the retry rules for POST/PATCH use it.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
+
+
+class APITimeoutError(APIConnectionError):
+    """The attempt did not complete within the per-attempt timeout."""
+
+
+class APIError(KooDriveError):
+    """The server answered with an error (HTTP status >= 300, or a 2xx whose body code != 0).
+
+    Attributes: ``status`` (HTTP status), ``code`` (the body's ``code``: an ``int`` when it is
+    numeric, else as given, ``None`` when absent), ``msg`` (the body's message or ``None``),
+    ``method`` and ``path`` of the request, and ``retry_after`` (the answer's ``Retry-After`` in
+    seconds, ``None`` when absent or unparseable).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: int | str | None = None,
+        msg: str | None = None,
+        *,
+        method: str = "",
+        path: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.msg = msg
+        self.method = method
+        self.path = path
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method else ""
+        text = f"{where}HTTP {self.status}"
+        if self.code is not None:
+            text += f", code {self.code}"
+        if self.msg:
+            text += f": {self.msg[:_BODY_EXCERPT]}"
+        return text
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_api_error, (type(self), self.__dict__))
+
+
+def _rebuild_api_error(cls: type[APIError], state: dict[str, object]) -> APIError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, error._describe())
+    return error
+
+
+class BadRequestError(APIError):
+    """HTTP 400: the server refused the parameters."""
+
+
+class AuthenticationError(APIError):
+    """HTTP 401: the credential was refused."""
+
+
+class PermissionDeniedError(APIError):
+    """HTTP 403: the credential is valid but not allowed to do this."""
+
+
+class NotFoundError(APIError):
+    """HTTP 404: the record, device or path does not exist."""
+
+
+class ConflictError(APIError):
+    """HTTP 409: the state on the server conflicts (a lock is held, a value changed)."""
+
+
+class RateLimitError(APIError):
+    """HTTP 429. ``retry_after`` is the server's ``Retry-After`` in seconds, or ``None``."""
+
+
+class ServerError(APIError):
+    """HTTP 5xx."""
+
+
+class DecodeError(KooDriveError):
+    """The body is not JSON, or not the documented shape.
+
+    ``status`` is the HTTP status and ``body`` a truncated excerpt of what was received.
+    """
+
+    def __init__(self, message: str, *, status: int, body: bytes | str = b"") -> None:
+        if isinstance(body, bytes):
+            body = body[:_BODY_EXCERPT].decode("utf-8", "replace")
+        self.status = status
+        self.body = body[:_BODY_EXCERPT]
+        super().__init__(f"{message} (HTTP {status}, body {self.body!r})")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_plain, (type(self), self.args, self.__dict__))
+
+
+def _rebuild_plain(
+    cls: type[KooDriveError], args: tuple[object, ...], state: dict[str, object]
+) -> KooDriveError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, *args)
+    return error
+
+
+class LockLostError(KooDriveError):
+    """A lock managed by ``BackupClient.lock()`` could not be renewed and may have expired.
+
+    Raised by the next operation that uses the lock, instead of a confusing server error.
+    """
