@@ -10,6 +10,7 @@ Wire rules kept here and nowhere else:
 - timestamps: ISO-8601 (``2025-12-17T07:59:20.752Z``) -> aware ``datetime`` (naive -> UTC);
 - enums: a known value -> the enum member, an unknown one -> the plain value;
 - unknown fields are ignored (lenient client; the fake server is the strict side);
+- lists must be JSON arrays (a string is never split into characters);
 - ``failedScopeList`` may be a list or a single object (reference §6.3).
 
 Decoding runs a fast converter (``detailed_validation=False``); only when it fails is the
@@ -21,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 from cattrs import Converter
@@ -97,15 +98,20 @@ def _structure_module(value: object, _: object) -> ModuleCode | str | None:
         return text
 
 
-def _failures_hook(converter: Converter) -> Callable[[object, object], tuple[ScopeFailure, ...]]:
-    def structure_failures(value: object, _: object) -> tuple[ScopeFailure, ...]:
-        # The reference types failedScopeList as one object; the seed example shows a list.
-        items = [value] if isinstance(value, Mapping) else value
-        if not isinstance(items, list):
-            raise ShapeError(f"expected a list, got {type(value).__name__}")
-        return tuple(converter.structure(item, ScopeFailure) for item in items)
+def _is_homogeneous_tuple(tp: object) -> bool:
+    return get_origin(tp) is tuple and len(get_args(tp)) == 2 and get_args(tp)[1] is Ellipsis
 
-    return structure_failures
+
+def _tuple_hook(converter: Converter) -> Callable[[object, Any], tuple[Any, ...]]:
+    def structure_tuple(value: object, tp: Any) -> tuple[Any, ...]:
+        item_type = get_args(tp)[0]
+        if item_type is ScopeFailure and isinstance(value, Mapping):
+            value = [value]  # failedScopeList: typed as one object in the reference (§6.3)
+        if not isinstance(value, list):  # a JSON string is iterable too: never split it
+            raise ShapeError(f"expected a list, got {type(value).__name__}")
+        return tuple(converter.structure(item, item_type) for item in value)
+
+    return structure_tuple
 
 
 def _unstructure_datetime(value: datetime) -> str:
@@ -135,8 +141,7 @@ def _make_converter(*, detailed: bool) -> Converter:
     converter.register_structure_hook(datetime, parse_timestamp)
     converter.register_structure_hook(RecordStatus | int | None, _structure_status)
     converter.register_structure_hook(ModuleCode | str | None, _structure_module)
-    failures = tuple[ScopeFailure, ...]
-    converter.register_structure_hook_func(lambda t: t == failures, _failures_hook(converter))
+    converter.register_structure_hook_func(_is_homogeneous_tuple, _tuple_hook(converter))
     converter.register_unstructure_hook(datetime, _unstructure_datetime)
     converter.register_unstructure_hook(ModuleCode, lambda member: member.value)
     _attrs_hooks(converter)

@@ -1,0 +1,182 @@
+"""Table tests for the sans-I/O protocol: status/code -> exception, Retry-After, payloads."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import pytest
+
+from koodrive_backup import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    DecodeError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+)
+from koodrive_backup._protocol import (
+    RawResponse,
+    Request,
+    normalise_code,
+    parse_retry_after,
+    read_payload,
+    request,
+)
+
+GET = request("GET", "/record/1", "getBackupRecord")
+DELETE = request("DELETE", "/record/1", "deleteBackupRecord", lock_id="L", expects_data=False)
+
+
+def answer(status: int, body: object = None, headers: dict[str, str] | None = None) -> RawResponse:
+    raw = (
+        body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
+    )
+    return RawResponse(status, headers or {}, raw)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (429, RateLimitError),
+        (500, ServerError),
+        (502, ServerError),
+        (503, ServerError),
+        (599, ServerError),
+        (302, APIError),
+        (405, APIError),
+        (418, APIError),
+    ],
+)
+def test_status_maps_to_exception_class(status: int, cls: type[APIError]) -> None:
+    with pytest.raises(APIError) as info:
+        read_payload(answer(status, {"code": 15000400, "msg": "bad"}), GET)
+    assert type(info.value) is cls
+    assert (info.value.status, info.value.code, info.value.msg) == (status, 15000400, "bad")
+    assert info.value.method == "GET"
+    assert info.value.path == "/koodrive/ose/v1/backup/record/1"
+
+
+def test_error_body_that_is_not_json_keeps_the_status_class() -> None:
+    with pytest.raises(ServerError) as info:
+        read_payload(answer(502, b"<html>Bad Gateway</html>"), GET)
+    assert info.value.code is None and info.value.msg is None
+
+
+def test_gateway_error_shape_is_understood() -> None:
+    body = {"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication"}
+    with pytest.raises(AuthenticationError) as info:
+        read_payload(answer(401, body), GET)
+    assert (info.value.code, info.value.msg) == ("APIGW.0301", "Incorrect IAM authentication")
+
+
+def test_2xx_with_nonzero_code_raises_plain_api_error() -> None:
+    with pytest.raises(APIError) as info:
+        read_payload(answer(200, {"code": "15000500", "msg": "internal"}), GET)
+    assert type(info.value) is APIError
+    assert (info.value.status, info.value.code) == (200, 15000500)
+
+
+@pytest.mark.parametrize("body", [{"code": 0, "data": {}}, {"code": "0", "data": {}}, {"data": {}}])
+def test_2xx_success_bodies(body: dict[str, object]) -> None:
+    assert read_payload(answer(200, body), GET) == body
+
+
+def test_empty_2xx_body_success_only_for_operations_without_data() -> None:
+    assert read_payload(answer(200, b""), DELETE) == {}
+    with pytest.raises(DecodeError) as info:
+        read_payload(answer(200, b""), GET)
+    assert info.value.status == 200
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"data": ', b"[1, 2]", b'"text"', b"\xff\xfe"])
+def test_2xx_body_that_is_not_a_json_object_is_a_decode_error(body: bytes) -> None:
+    with pytest.raises(DecodeError) as info:
+        read_payload(answer(200, body), GET)
+    assert info.value.status == 200
+    assert info.value.body  # a truncated excerpt of what came back
+
+
+def test_decode_error_truncates_the_body() -> None:
+    with pytest.raises(DecodeError) as info:
+        read_payload(answer(200, b"x" * 10_000), GET)
+    assert len(info.value.body) == 200
+    assert len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (0, 0),
+        (15000418, 15000418),
+        ("15000418", 15000418),
+        ("-1", -1),
+        ("APIGW.0301", "APIGW.0301"),
+        ("\uff11\uff12", "\uff11\uff12"),  # full-width digits are not ASCII digits: kept as given
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_normalise_code(code: object, expected: object) -> None:
+    assert normalise_code(code) == expected
+
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("0", 0.0),
+        ("5", 5.0),
+        ("1.5", 1.5),
+        (" 7 ", 7.0),
+        ("-3", 0.0),
+        ("garbage", None),
+        ("", None),
+        ("nan", None),
+        ("inf", None),
+        (format_datetime(datetime.fromtimestamp(NOW + 30, UTC), usegmt=True), 30.0),
+        (format_datetime(datetime.fromtimestamp(NOW - 30, UTC), usegmt=True), 0.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+def test_retry_after_is_carried_on_every_api_error() -> None:
+    with pytest.raises(ServerError) as info:
+        read_payload(answer(503, {"code": 1}, {"Retry-After": "2"}), GET)
+    assert info.value.retry_after == 2.0
+    with pytest.raises(RateLimitError) as rate:
+        read_payload(answer(429, None, {"Retry-After": "1.25"}), GET)
+    assert rate.value.retry_after == 1.25
+
+
+def test_request_builder_shapes() -> None:
+    req = request(
+        "POST",
+        "/lock",
+        "createBackupLock",
+        query={"a": 1, "b": None},
+        body={"moduleCode": "101", "name": "é"},
+        lock_id="L@101",
+    )
+    assert isinstance(req, Request)
+    assert req.path == "/koodrive/ose/v1/backup/lock"
+    assert req.query == (("a", "1"),)
+    assert req.body == '{"moduleCode":"101","name":"é"}'.encode()
+    assert req.headers == (("x-backup-lock-id", "L@101"),)
+    assert req.idempotent is False
+    assert GET.idempotent is True and DELETE.idempotent is True

@@ -1,0 +1,161 @@
+"""Bad input is refused before any I/O, by the exact rules of API.md."""
+
+from __future__ import annotations
+
+import pytest
+
+from koodrive_backup import ModuleCode
+from koodrive_backup import _validate as check
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1842862763295184641",
+        "a",
+        "A-z_0.9@x=y+z:w",
+        "x" * 128,
+        "78e41c7e-db02-4d55-85b3-8153e4fefd2e@102",
+    ],
+)
+def test_path_ids_accepted(value: str) -> None:
+    assert check.path_id(value, "record_id") == value
+
+
+@pytest.mark.parametrize(
+    "value", ["", ".", "..", "a/b", "a b", "a%2F", "a?b", "a#b", "x" * 129, "é", "a\n", "..\\x"]
+)
+def test_path_ids_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="record_id"):
+        check.path_id(value, "record_id")
+
+
+@pytest.mark.parametrize("value", [123, None, b"123", 1.0])
+def test_path_id_types(value: object) -> None:
+    with pytest.raises(TypeError):
+        check.path_id(value, "record_id")
+
+
+@pytest.mark.parametrize("value", ["a\rb", "a\nb", "a\r\nX-Evil: 1", "a\0", ""])
+def test_header_values_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="lock_id"):
+        check.header_value(value, "lock_id")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("123", "123"),
+        (123, "123"),
+        (2**63 - 1, "9223372036854775807"),
+        (10**30, "1" + "0" * 30),
+        (-5, "-5"),
+        ("1760265745989677312", "1760265745989677312"),
+    ],
+)
+def test_scope_ids_accepted(value: object, expected: str) -> None:
+    assert check.scope_id(value, 0) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (True, TypeError),
+        (False, TypeError),
+        (1.0, TypeError),
+        (None, TypeError),
+        (b"123", TypeError),
+        (["1"], TypeError),
+        ("", ValueError),
+        ("1 2", ValueError),
+        ("12\t", ValueError),
+        ("12\n", ValueError),
+        ("\x00", ValueError),
+        ("a\u00a0b", ValueError),  # no-break space: Unicode whitespace
+        ("a\u200bb", ValueError),  # zero-width space: category Cf
+        ("a\u2028b", ValueError),  # line separator
+        ("a\x85b", ValueError),  # NEL: Cc
+    ],
+)
+def test_scope_ids_refused_naming_the_position(value: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=r"scope_ids\[7\]"):
+        check.scope_id(value, 7)
+
+
+@pytest.mark.parametrize("value", ["100", "101", "102", ModuleCode.FOLDER, ModuleCode.CONTACTS])
+def test_module_codes(value: str) -> None:
+    assert check.module_code(value) == str.__str__(value)
+    assert type(check.module_code(value)) is str
+
+
+@pytest.mark.parametrize(
+    ("value", "error"), [("103", ValueError), ("", ValueError), (101, TypeError)]
+)
+def test_module_codes_refused(value: object, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        check.module_code(value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8080",
+        "http://LOCALHOST",
+        "http://127.0.0.1:1",
+        "http://127.255.0.9",
+        "http://[::1]:9000",
+        "https://kd.example",
+        "https://kd.example:8443/",
+    ],
+)
+def test_base_urls_accepted(url: str) -> None:
+    assert not check.base_url(url, allow_insecure_http=False).endswith("/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://kd.example",
+        "http://127.0.0.1.example.com",
+        "http://localhost.example.com",
+        "http://10.0.0.1",
+        "http://[::2]",
+        "http://0.0.0.0",
+    ],
+)
+def test_insecure_http_refused_unless_allowed(url: str) -> None:
+    with pytest.raises(ValueError, match="allow_insecure_http"):
+        check.base_url(url, allow_insecure_http=False)
+    assert check.base_url(url, allow_insecure_http=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://kd.example",
+        "kd.example",
+        "https://",
+        "https://kd.example?x=1",
+        "https://user:pw@kd.example",
+        "https://kd.example:99999",
+        "https://kd.example/koodrive/ose/v1/backup",
+    ],
+)
+def test_malformed_base_urls(url: str) -> None:
+    with pytest.raises(ValueError):
+        check.base_url(url, allow_insecure_http=False)
+
+
+def test_base_url_type() -> None:
+    with pytest.raises(TypeError):
+        check.base_url(b"https://kd.example", allow_insecure_http=False)
+
+
+def test_positive_int() -> None:
+    assert check.positive_int(100, "chunk_size", maximum=100) == 100
+    for bad in (0, 101, -1):
+        with pytest.raises(ValueError):
+            check.positive_int(bad, "chunk_size", maximum=100)
+    for wrong in (True, 1.0, "1"):
+        with pytest.raises(TypeError):
+            check.positive_int(wrong, "chunk_size")
