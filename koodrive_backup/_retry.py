@@ -32,7 +32,15 @@ from tenacity import AsyncRetrying, RetryCallState
 
 from .errors import APIConnectionError, APIError, KooDriveError
 
-__all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "backoff", "call_with_retries", "next_delay"]
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "RetryPolicy",
+    "backoff",
+    "call_with_retries",
+    "next_delay",
+    "retry_after_failure",
+    "worth_retrying",
+]
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -112,8 +120,13 @@ def next_delay(
 # --- tenacity wiring -------------------------------------------------------------------------
 
 
+def worth_retrying(exc: KooDriveError, policy: RetryPolicy, *, idempotent: bool) -> bool:
+    """After a failed first attempt: is there any retry to do at all?"""
+    return policy.max_attempts > 1 and is_retryable(exc, idempotent=idempotent)
+
+
 async def call_with_retries(
-    attempt: Callable[[], Awaitable[T]],
+    attempt: Callable[[int], Awaitable[T]],
     policy: RetryPolicy,
     *,
     idempotent: bool,
@@ -122,30 +135,41 @@ async def call_with_retries(
     rand: Callable[[], float] = random.random,
     describe: str = "",
 ) -> T:
-    """Run ``attempt`` under ``policy``; raise the last error when retrying must stop."""
+    """Run ``attempt(n)`` (n = 1, 2, ...) under ``policy``; raise the last error at the end."""
     started = clock()
     try:
-        return await attempt()
+        return await attempt(1)
     except KooDriveError as exc:
-        if policy.max_attempts <= 1 or not is_retryable(exc, idempotent=idempotent):
+        if not worth_retrying(exc, policy, idempotent=idempotent):
             raise
         first_failure = exc
-    return await _retry_loop(
-        attempt, first_failure, policy, idempotent, sleep, clock, rand, started, describe
+    return await retry_after_failure(
+        attempt,
+        first_failure,
+        policy,
+        idempotent=idempotent,
+        sleep=sleep,
+        clock=clock,
+        rand=rand,
+        started=started,
+        describe=describe,
     )
 
 
-async def _retry_loop(
-    attempt: Callable[[], Awaitable[T]],
+async def retry_after_failure(
+    attempt: Callable[[int], Awaitable[T]],
     first_failure: KooDriveError,
     policy: RetryPolicy,
+    *,
     idempotent: bool,
-    sleep: Sleep,
-    clock: Callable[[], float],
-    rand: Callable[[], float],
+    sleep: Sleep = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rand: Callable[[], float] = random.random,
     started: float,
-    describe: str,
+    describe: str = "",
 ) -> T:
+    """Attempts 2..n after attempt 1 failed with ``first_failure``, in a fresh tenacity loop."""
+
     def wait(state: RetryCallState) -> float:
         exc = _failure(state)
         delay = next_delay(policy, exc, state.attempt_number - 1, rand)
@@ -174,13 +198,12 @@ async def _retry_loop(
         before_sleep=before_sleep,
         reraise=True,
     )
-    pending: KooDriveError | None = first_failure
     async for try_ in retrying:
         with try_:
-            if pending is not None:  # replay the first attempt's failure into tenacity
-                failure, pending = pending, None
-                raise failure
-            result = await attempt()
+            number = try_.retry_state.attempt_number
+            if number == 1:  # replay the first attempt's failure into tenacity's state
+                raise first_failure
+            result = await attempt(number)
     return result
 
 

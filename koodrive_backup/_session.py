@@ -17,9 +17,9 @@ import aiohttp
 from yarl import URL
 
 from ._protocol import Payload, RawResponse, Request, read_payload
-from ._retry import RetryPolicy, call_with_retries
+from ._retry import RetryPolicy, retry_after_failure, worth_retrying
 from ._signing import Auth, SignableRequest, XDateClock
-from .errors import APIConnectionError, APITimeoutError
+from .errors import APIConnectionError, APITimeoutError, KooDriveError
 
 __all__ = ["Transport"]
 
@@ -76,20 +76,26 @@ class Transport:
         return self._session
 
     async def call(self, req: Request, *, idempotent: bool | None = None) -> Payload:
-        """Send ``req`` under the retry policy and return the answer's JSON object."""
-        self._http()  # fail fast on a closed client, before any retry machinery
-        attempts = 0
+        """Send ``req`` under the retry policy and return the answer's JSON object.
 
-        async def attempt() -> Payload:
-            nonlocal attempts
-            attempts += 1
-            return await self._attempt(req, attempts)
-
-        return await call_with_retries(
-            attempt,
+        The first attempt runs bare; the retry machinery is built only after it failed.
+        """
+        self._http()  # fail fast on a closed client
+        started = time.monotonic()
+        try:
+            return await self._attempt(req, 1)
+        except KooDriveError as exc:
+            idempotent = req.idempotent if idempotent is None else idempotent
+            if not worth_retrying(exc, self.retry, idempotent=idempotent):
+                raise
+            failure = exc
+        return await retry_after_failure(
+            lambda number: self._attempt(req, number),
+            failure,
             self.retry,
-            idempotent=req.idempotent if idempotent is None else idempotent,
+            idempotent=idempotent,
             sleep=self._sleep,
+            started=started,
             describe=f"{req.method} {req.path}",
         )
 
@@ -105,10 +111,15 @@ class Transport:
     async def _send_signed(
         self, req: Request, number: int
     ) -> tuple[RawResponse, Mapping[str, str]]:
-        signed = {"x-date": self._x_date(), "x-user-id": self._user_id}
-        signable = SignableRequest(req.method, self._host, req.path, req.query, signed, req.body)
-        auth_headers = await self.auth.headers(signable)
-        headers = {"Host": self._host, "X-Date": signed["x-date"], "X-User-Id": self._user_id}
+        x_date = self._x_date()
+        auth_headers = self.auth.cached_headers()
+        if auth_headers is None:
+            signed = {"x-date": x_date, "x-user-id": self._user_id}
+            signable = SignableRequest(
+                req.method, self._host, req.path, req.query, signed, req.body
+            )
+            auth_headers = await self.auth.headers(signable)
+        headers = {"Host": self._host, "X-Date": x_date, "X-User-Id": self._user_id}
         if req.body:
             headers["Content-Type"] = "application/json"
         headers.update(req.headers)

@@ -158,6 +158,13 @@ class Auth:
     def forget(self) -> None:
         """Drop any cached credential (called after a second 401)."""
 
+    def cached_headers(self) -> Mapping[str, str] | None:
+        """Headers that do not depend on the request, when known now (a fast path).
+
+        Return ``None`` (the default) to have ``headers`` called for every attempt.
+        """
+        return None
+
 
 _STYLES = {"bearer": "Bearer ", "bearer+": "Bearer+", "raw": ""}
 
@@ -198,11 +205,12 @@ class BearerAuth(Auth):
     def _value(self, token: str) -> str:
         return self._prefix + header_value(token, "token")
 
+    def cached_headers(self) -> Mapping[str, str] | None:
+        return self._static if self._static is not None else self._current
+
     async def headers(self, request: SignableRequest) -> Mapping[str, str]:
-        if self._static is not None:
-            return self._static
-        current = self._current
-        return current if current is not None else await self._ask()
+        cached = self.cached_headers()
+        return cached if cached is not None else await self._ask()
 
     async def _ask(self) -> dict[str, str]:
         """One provider call at a time; concurrent callers wait for the same answer."""

@@ -121,8 +121,9 @@ class Script:
         self.failures = list(failures)
         self.calls = 0
 
-    async def __call__(self) -> str:
+    async def __call__(self, number: int) -> str:
         self.calls += 1
+        assert number == self.calls
         if self.failures:
             raise self.failures.pop(0)
         return "ok"
