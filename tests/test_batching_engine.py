@@ -1,0 +1,245 @@
+"""The generic batch engine (``run_batch`` / ``stream_batch``) with in-process ``send_chunk`` s."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from koodrive_backup import AuthenticationError, BatchProgress, ScopeFailure, ServerError
+from koodrive_backup.batching import BatchResult, ChunkAnswer, run_batch, stream_batch
+
+
+def repeated(key: int) -> ScopeFailure:
+    return ScopeFailure(str(key), "15000424", "repeat")
+
+
+async def delete_all(chunk: list[int]) -> ChunkAnswer[int]:
+    await asyncio.sleep(0)
+    return ChunkAnswer(deleted=tuple(chunk))
+
+
+async def test_keys_of_any_hashable_type_are_deduped_chunked_and_merged() -> None:
+    chunks: list[list[int]] = []
+
+    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+        chunks.append(chunk)
+        gone = tuple((key, ScopeFailure(str(key), "404", None)) for key in chunk if key % 3 == 0)
+        return ChunkAnswer(deleted=tuple(key for key in chunk if key % 3), failed=gone)
+
+    result = await run_batch(
+        [1, 2, 3, 2, 4, 5, 6, 1],
+        send,
+        chunk_size=2,
+        concurrency=1,
+        repeated_failure=repeated,
+        gone_code="404",
+    )
+    assert chunks == [[1, 2], [3, 4], [5, 6]]
+    assert result == BatchResult(
+        deleted=(1, 2, 4, 5),
+        failed=(
+            ScopeFailure("3", "404", None),
+            repeated(2),
+            ScopeFailure("6", "404", None),
+            repeated(1),
+        ),
+        unprocessed=(),
+        errors=(),
+        gone=(1, 2, 3, 4, 5, 6),
+    )
+    assert not result.ok
+
+
+async def test_a_pool_of_workers_not_a_task_per_chunk() -> None:
+    active = peak = most_tasks = 0
+
+    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+        nonlocal active, peak, most_tasks
+        active += 1
+        peak = max(peak, active)
+        most_tasks = max(most_tasks, len(asyncio.all_tasks()))
+        await asyncio.sleep(0)
+        active -= 1
+        return ChunkAnswer(deleted=tuple(chunk))
+
+    result = await run_batch(
+        range(5000), send, chunk_size=5, concurrency=4, repeated_failure=repeated
+    )
+    assert peak == 4
+    assert most_tasks <= 4 + 1  # the workers and the test's own task
+    assert result.deleted == tuple(range(5000))
+
+
+async def test_a_failed_chunk_does_not_stop_the_others_and_errors_keep_chunk_order() -> None:
+    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+        await asyncio.sleep(0.001 * (10 - chunk[0] // 10))  # later chunks finish first
+        if chunk[0] in (20, 70):
+            raise ServerError(503, None, f"chunk {chunk[0]}")
+        return ChunkAnswer(deleted=tuple(chunk))
+
+    result = await run_batch(
+        range(100), send, chunk_size=10, concurrency=10, repeated_failure=repeated
+    )
+    assert [error.msg for error in result.errors] == ["chunk 20", "chunk 70"]  # type: ignore[attr-defined]
+    assert result.unprocessed == (*range(20, 30), *range(70, 80))
+    assert len(result.deleted) == 80
+
+
+async def test_a_stop_error_settles_the_unsent_chunks_as_unprocessed() -> None:
+    sent: list[list[int]] = []
+
+    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+        sent.append(chunk)
+        if chunk[0] == 10:
+            raise AuthenticationError(401, 15000401, "refused")
+        return ChunkAnswer(deleted=tuple(chunk))
+
+    stream = stream_batch(
+        [*range(40), 35, 5], send, chunk_size=10, concurrency=1, repeated_failure=repeated
+    )
+    outcomes = [outcome async for outcome in stream]
+    assert sent == [list(range(10)), list(range(10, 20))]
+    assert [(o.index, o.sent, o.error is not None) for o in outcomes] == [
+        (0, True, False),
+        (1, True, True),
+        (2, False, False),
+        (3, False, False),
+    ]
+    assert outcomes[3].unprocessed == tuple(range(30, 40)) and outcomes[3].failed == (repeated(35),)
+    assert stream.result.unprocessed == tuple(range(10, 40))
+    assert stream.result.failed == (repeated(35), repeated(5))
+
+
+async def test_keys_the_server_did_not_get_are_ignored_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+        failures = ((chunk[0], ScopeFailure(str(chunk[0]), "X", None)), (-7, repeated(-7)))
+        return ChunkAnswer(deleted=(*chunk[1:], chunk[0], 10_000, 5), failed=failures)
+
+    with caplog.at_level(logging.WARNING, logger="koodrive_backup"):
+        result = await run_batch(
+            range(4), send, chunk_size=2, concurrency=1, repeated_failure=repeated
+        )
+    # 5 belongs to no chunk; 0 and 2 are failed even though also reported deleted.
+    assert result.deleted == (1, 3) and [f.scope_id for f in result.failed] == ["0", "2"]
+    warnings = [r for r in caplog.records if r.name == "koodrive_backup"]
+    assert len(warnings) == 2 and all(r.levelno == logging.WARNING for r in warnings)
+    assert "10000" in warnings[0].getMessage() and "-7" in warnings[0].getMessage()
+
+
+async def test_keys_of_the_chunk_the_server_does_not_mention_are_unprocessed() -> None:
+    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+        return ChunkAnswer(deleted=tuple(key for key in chunk if key % 2))
+
+    result = await run_batch(range(6), send, chunk_size=4, concurrency=2, repeated_failure=repeated)
+    assert result.deleted == (1, 3, 5) and result.unprocessed == (0, 2, 4)
+
+
+async def test_async_progress_reports_never_overlap_and_arrive_in_order() -> None:
+    reports: list[BatchProgress] = []
+    busy = False
+
+    async def report(progress: BatchProgress) -> None:
+        nonlocal busy
+        assert not busy
+        busy = True
+        await asyncio.sleep(0.001)
+        reports.append(progress)
+        busy = False
+
+    await run_batch(
+        range(200),
+        delete_all,
+        chunk_size=10,
+        concurrency=5,
+        repeated_failure=repeated,
+        on_progress=report,
+    )
+    assert [r.done for r in reports] == list(range(10, 201, 10))
+
+
+async def test_an_unexpected_exception_propagates_as_itself_and_cancels_the_rest() -> None:
+    cancelled = 0
+
+    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+        nonlocal cancelled
+        if chunk[0] == 30:
+            raise KeyError("bug")
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+        return ChunkAnswer()
+
+    with pytest.raises(KeyError, match="bug"):
+        await run_batch(range(100), send, chunk_size=10, concurrency=4, repeated_failure=repeated)
+    assert cancelled == 3
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_cancelling_run_batch_cancels_workers() -> None:
+    started = asyncio.Event()
+
+    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+        started.set()
+        await asyncio.sleep(10)
+        return ChunkAnswer()
+
+    task = asyncio.create_task(
+        run_batch(range(100), send, chunk_size=10, concurrency=3, repeated_failure=repeated)
+    )
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_a_stream_reports_the_batch_exception_and_can_be_closed_unstarted() -> None:
+    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+        raise RuntimeError("closed client")
+
+    stream = stream_batch(range(10), send, chunk_size=5, concurrency=1, repeated_failure=repeated)
+    with pytest.raises(RuntimeError, match="closed client"):
+        async for _ in stream:
+            pass
+    idle = stream_batch(range(10), send, chunk_size=5, concurrency=1, repeated_failure=repeated)
+    await idle.aclose()
+    assert [outcome async for outcome in idle] == []
+
+
+@pytest.mark.parametrize(("option", "value"), [("chunk_size", 0), ("concurrency", 0)])
+async def test_engine_options_are_checked_before_keys_are_read(option: str, value: int) -> None:
+    def keys() -> object:
+        raise AssertionError("keys read")
+        yield
+
+    options = {"chunk_size": 10, "concurrency": 1, option: value}
+    with pytest.raises(ValueError, match=option):
+        await run_batch(keys(), delete_all, repeated_failure=repeated, **options)  # type: ignore[arg-type]
+
+
+async def test_cancelling_a_stream_consumer_cancels_the_batch_too() -> None:
+    started = asyncio.Event()
+
+    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+        started.set()
+        await asyncio.sleep(10)
+        return ChunkAnswer()
+
+    stream = stream_batch(range(100), send, chunk_size=10, concurrency=2, repeated_failure=repeated)
+
+    async def consume() -> None:
+        async for _ in stream:  # no ``async with``: the cancellation alone must clean up
+            pass
+
+    task = asyncio.create_task(consume())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert asyncio.all_tasks() == {asyncio.current_task()}

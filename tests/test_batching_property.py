@@ -1,0 +1,187 @@
+"""Property test of the batch accounting (no sockets: a fake client with ``_delete_scope_chunk``).
+
+Random inputs (ints and strings, many duplicates, 0..1000 occurrences) meet a fake server whose
+answer for each ID and each chunk is a pure function of the drawn parameters, so the expected
+result can be computed by a simple sequential model and compared exactly, whatever order the
+concurrent chunks finish in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from koodrive_backup import BatchProgress, ScopeFailure, ServerError
+from koodrive_backup._endpoints import ScopeDeleteAnswer
+from koodrive_backup.batching import delete_scopes
+
+FATES = ("deleted", "deleted", "deleted", "failed", "both", "gone", "silent", "foreign")
+OTHER_CODE = "15000999"
+
+
+class Fates:
+    """Per-ID and per-chunk behaviour of the fake server, derived from drawn numbers."""
+
+    def __init__(self, salt: int, chunk_fail_every: int) -> None:
+        self.salt = salt
+        self.chunk_fail_every = chunk_fail_every
+
+    def of(self, scope_id: str) -> str:
+        return FATES[(int(scope_id) * 7919 + self.salt) % len(FATES)]
+
+    def chunk_fails(self, chunk: list[str]) -> bool:
+        return (int(chunk[0]) + self.salt) % self.chunk_fail_every == 0
+
+
+class FakeClient:
+    """Stands in for ``BackupClient``: answers each chunk per ``Fates``, in a shuffled order."""
+
+    def __init__(self, fates: Fates, seed: int) -> None:
+        self.fates = fates
+        self.rng = random.Random(seed)
+        self.chunks: list[list[str]] = []
+
+    async def _delete_scope_chunk(self, device_id: str, ids: list[str]) -> ScopeDeleteAnswer:
+        self.chunks.append(list(ids))
+        for _ in range(self.rng.randrange(4)):  # let other chunks overtake this one
+            await asyncio.sleep(0)
+        if self.fates.chunk_fails(ids):
+            raise ServerError(500, 15000500, f"chunk starting {ids[0]}")
+        deleted: list[str] = []
+        failed: list[ScopeFailure] = []
+        for sid in ids:
+            fate = self.fates.of(sid)
+            if fate in ("deleted", "both", "foreign"):
+                deleted.append(sid)
+            if fate in ("failed", "both"):
+                failed.append(ScopeFailure(sid, OTHER_CODE, "refused"))
+            elif fate == "gone":
+                failed.append(ScopeFailure(sid, "15000418", "not found"))
+            if fate == "foreign":  # IDs that were never in this request: ignored
+                deleted.append(f"9{sid}000")
+                failed.append(ScopeFailure(f"8{sid}000", OTHER_CODE, "stray"))
+        self.rng.shuffle(deleted)
+        return ScopeDeleteAnswer(tuple(deleted), tuple(failed))
+
+
+def expected(ids: list[str], fates: Fates, chunk_size: int) -> dict[str, object]:
+    """The sequential model of API.md's accounting rules."""
+    unique = list(dict.fromkeys(ids))
+    chunks = [unique[i : i + chunk_size] for i in range(0, len(unique), chunk_size)]
+    broken = {sid for chunk in chunks if fates.chunk_fails(chunk) for sid in chunk}
+    deleted, failed, unprocessed, gone, seen = [], [], [], [], set()
+    for sid in ids:
+        if sid in seen:
+            failed.append((sid, "15000424"))
+            continue
+        seen.add(sid)
+        fate = fates.of(sid)
+        if sid in broken or fate == "silent":
+            unprocessed.append(sid)
+        elif fate in ("deleted", "foreign"):
+            deleted.append(sid)
+            gone.append(sid)
+        else:
+            code = "15000418" if fate == "gone" else OTHER_CODE
+            failed.append((sid, code))
+            if fate == "gone":
+                gone.append(sid)
+    errors = [f"chunk starting {chunk[0]}" for chunk in chunks if fates.chunk_fails(chunk)]
+    return {
+        "deleted": deleted,
+        "failed": failed,
+        "unprocessed": unprocessed,
+        "gone": gone,
+        "errors": errors,
+        "requests": len(chunks),
+    }
+
+
+scope_id = st.one_of(st.integers(0, 40), st.integers(0, 10**6))
+element = st.tuples(scope_id, st.booleans()).map(lambda pair: pair[0] if pair[1] else str(pair[0]))
+
+
+def bulk(size: int, pool: int, seed: int) -> list[int | str]:
+    """Large inputs (hypothesis lists tend to be short): ``size`` draws from ``pool`` IDs."""
+    rng = random.Random(seed)
+    values = (rng.randrange(pool) for _ in range(size))
+    return [value if rng.random() < 0.5 else str(value) for value in values]
+
+
+inputs = st.one_of(
+    st.lists(element, max_size=1000),
+    st.builds(bulk, st.integers(0, 1000), st.integers(1, 3000), st.integers(0, 2**32)),
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    values=inputs,
+    chunk_size=st.integers(1, 100),
+    concurrency=st.integers(1, 12),
+    salt=st.integers(0, 10**6),
+    chunk_fail_every=st.integers(2, 9),
+    seed=st.integers(0, 2**32),
+    as_generator=st.booleans(),
+)
+def test_every_occurrence_is_accounted_for_exactly_once_in_input_order(
+    values: list[int | str],
+    chunk_size: int,
+    concurrency: int,
+    salt: int,
+    chunk_fail_every: int,
+    seed: int,
+    as_generator: bool,
+) -> None:
+    fates = Fates(salt, chunk_fail_every)
+    client = FakeClient(fates, seed)
+    progress: list[BatchProgress] = []
+    ids = [str(value) for value in values]
+    source = (value for value in values) if as_generator else values
+    result = asyncio.run(
+        delete_scopes(
+            client,  # type: ignore[arg-type]
+            "device-1",
+            source,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            on_progress=progress.append,
+        )
+    )
+    want = expected(ids, fates, chunk_size)
+
+    assert list(result.deleted) == want["deleted"]
+    assert [(f.scope_id, f.error_code) for f in result.failed] == want["failed"]
+    assert list(result.unprocessed) == want["unprocessed"]
+    assert list(result.gone) == want["gone"]
+    assert [error.msg for error in result.errors] == want["errors"]  # type: ignore[attr-defined]
+    assert result.ok == (not want["failed"] and not want["unprocessed"])
+    # The invariant itself, independent of the model: each occurrence exactly once.
+    settled = sorted([*result.deleted, *(f.scope_id for f in result.failed), *result.unprocessed])
+    assert settled == sorted(ids)
+    # Each unique ID was sent once, in chunks of at most chunk_size.
+    sent = [sid for chunk in client.chunks for sid in chunk]
+    assert sorted(sent) == sorted(set(ids))
+    assert len(client.chunks) == want["requests"]
+    assert all(1 <= len(chunk) <= chunk_size for chunk in client.chunks)
+    # One progress report per chunk, running counts ending at the totals.
+    assert len(progress) == want["requests"]
+    assert [p.done for p in progress] == sorted(p.done for p in progress)
+    for report in progress:
+        assert report.total == len(ids)
+        assert report.done == report.deleted + report.failed + report.unprocessed
+    if progress:
+        last = progress[-1]
+        assert (last.done, last.deleted, last.failed, last.unprocessed) == (
+            len(ids),
+            len(result.deleted),
+            len(result.failed),
+            len(result.unprocessed),
+        )
