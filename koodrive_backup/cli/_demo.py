@@ -1,0 +1,219 @@
+"""``koodrive-backup demo``: the main job in one command, against an in-process fake server.
+
+1. start ``FakeKooDrive`` on 127.0.0.1 (a free port), seed a device with ``--scopes`` scopes
+   and a few records;
+2. turn on seeded random transient faults on the scope-deletion route (503 with
+   ``Retry-After: 0``, a dropped connection, an answer lost after the deletion was done);
+3. delete every scope through the SDK (the same code as ``scopes delete``, progress bar and
+   Ctrl-C included), with a retry policy of short delays so the demo takes seconds;
+4. view a record, take a managed lock, delete the record under it;
+5. print a summary and check the fake's store: every ID reported gone is really absent,
+   no scope is left, the record is gone (and the others are kept).
+
+Counting: "requests" are what the server saw (``fake.request_count``, all routes); "chunk
+requests" those of ``batchDeleteBackupScope``; every chunk request beyond one per chunk is a
+repeat caused by a fault. "SDK retries" are counted from the SDK's INFO log records
+("retrying ... after attempt N failed"). The two can differ by aiohttp's own transparent
+re-send of an idempotent request whose pooled connection was dropped (not an SDK attempt).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .._retry import RetryPolicy
+from ..client import BackupClient
+from ..models import BackupRecord
+from ..testing import FakeKooDrive, Fault
+from ._bulk import BulkOutcome, delete_scopes_interruptibly
+from ._commands import Context
+from ._errors import EXIT_API, EXIT_OK
+from ._output import RetryCounter, format_table, make_progress, print_json
+from ._report import bulk_rows, counts, error_json, record_json, record_table, signal_name
+
+__all__ = ["DEMO_RETRY", "run_demo"]
+
+SCOPE_ROUTE = "batchDeleteBackupScope"
+#: Short delays so 20,000 scopes with 5% faults take seconds; 8 attempts so that a chunk
+#: failing every attempt (0.05**8) does not happen in practice.
+DEMO_RETRY = RetryPolicy(max_attempts=8, initial_delay=0.01, max_delay=0.2)
+DEMO_RECORDS = 3
+
+
+def _faults() -> list[Fault]:
+    return [Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response()]
+
+
+async def run_demo(args: argparse.Namespace, ctx: Context, retries: RetryCounter) -> int:
+    """Run the demo; exit 0 when the cleanup completed and every check passed."""
+    async with FakeKooDrive(seed=args.seed) as fake:
+        device_id, scope_ids, record_ids = _seed(fake, args.scopes)
+        fake.set_random_faults(args.fault_rate, _faults(), seed=args.seed, route=SCOPE_ROUTE)
+        if not args.json:
+            _print_intro(fake.url, args)
+        async with BackupClient(
+            fake.url, user_id=fake.user_id, token=fake.token, retry=DEMO_RETRY
+        ) as client:
+            outcome = await delete_scopes_interruptibly(
+                client,
+                device_id,
+                scope_ids,
+                chunk_size=args.chunk_size,
+                concurrency=args.concurrency,
+                make_progress=lambda total: make_progress(
+                    total, "deleting scopes", enabled=not args.no_progress
+                ),
+            )
+            record = None
+            if outcome.interrupted is None and outcome.stopped_by is None:
+                record = await client.get_record(record_ids[0])
+                async with client.lock(record.module_code or "101") as lock:
+                    await client.delete_record(record.record_id, lock_id=lock.lock_id)
+        checks = _checks(fake, device_id, outcome, record_ids, deleted_record=record is not None)
+        stats = _stats(fake, outcome, retries.retries)
+    ok = all(checks.values()) and outcome.exit_status == EXIT_OK and record is not None
+    status = outcome.exit_status  # 130 interrupted, 1 IDs left, 3/4 stopped by an error
+    if status == EXIT_OK and not ok:
+        status = EXIT_API  # a check against the store failed: the SDK reported wrongly
+    if args.json:
+        print_json(_json(args, device_id, outcome, stats, record, checks, ok))
+    else:
+        print(_table(device_id, outcome, stats, record, checks, ok))
+    return status
+
+
+def _seed(fake: FakeKooDrive, scopes: int) -> tuple[str, list[str], list[str]]:
+    device_id = fake.add_device(machine_code="demo_laptop", device_name="demo laptop")
+    scope_ids = fake.add_scopes(device_id, scopes)
+    record_ids = [
+        fake.add_record(device_id, files=2, properties='{"album":"holidays"}', completed=True)
+        for _ in range(DEMO_RECORDS)
+    ]
+    return device_id, scope_ids, record_ids
+
+
+def _print_intro(url: str, args: argparse.Namespace) -> None:
+    print(
+        f"Fake KooDrive server at {url} (in this process). Deleting {args.scopes} scopes in "
+        f"chunks of {args.chunk_size}, {args.concurrency} in flight; {args.fault_rate:.0%} of "
+        f"scope-deletion requests fail transiently (seed {args.seed}).\n",
+        flush=True,
+    )
+
+
+def _checks(
+    fake: FakeKooDrive,
+    device_id: str,
+    outcome: BulkOutcome,
+    record_ids: list[str],
+    *,
+    deleted_record: bool,
+) -> dict[str, bool]:
+    """Compare what the SDK reported with the fake's store (the ground truth)."""
+    left = set(fake.scope_ids(device_id))
+    checks = {
+        # The claim that matters: nothing reported gone is still there. (IDs reported
+        # unprocessed may or may not be gone -- a request in flight may have been carried out.)
+        "every ID reported gone is absent from the store": left.isdisjoint(outcome.result.gone),
+        "the device has no scopes left": not left,
+    }
+    if deleted_record:
+        checks["the deleted record is gone, the others are kept"] = not fake.has_record(
+            record_ids[0]
+        ) and all(fake.has_record(r) for r in record_ids[1:])
+    return checks
+
+
+def _stats(fake: FakeKooDrive, outcome: BulkOutcome, sdk_retries: int) -> dict[str, int]:
+    chunk_requests = fake.route_counts[SCOPE_ROUTE]
+    return {
+        "requests": fake.request_count,
+        "chunks": outcome.chunks_settled,
+        "chunk_requests": chunk_requests,
+        "repeated_chunk_requests": max(0, chunk_requests - outcome.chunks_settled),
+        "sdk_retries": sdk_retries,
+    }
+
+
+def _table(
+    device_id: str,
+    outcome: BulkOutcome,
+    stats: dict[str, int],
+    record: BackupRecord | None,
+    checks: dict[str, bool],
+    ok: bool,
+) -> str:
+    rows = bulk_rows(outcome)
+    rows[2] = (
+        "not found",
+        rows[2][1],
+        "15000418: deleted by an attempt whose answer was lost (gone)",
+    )
+    rows[-2:-2] = _request_rows(stats)
+    parts = [format_table(rows, f"Bulk cleanup of device {device_id}")]
+    if record is not None:
+        parts.append(record_table(record, "Viewed record (then deleted under a managed lock)"))
+    parts.append(_verdict(outcome, checks, ok))
+    return "\n\n".join(parts)
+
+
+def _request_rows(stats: dict[str, int]) -> list[tuple[str, str, str]]:
+    other = stats["requests"] - stats["chunk_requests"]
+    repeats, sdk = stats["repeated_chunk_requests"], stats["sdk_retries"]
+    resent = repeats - sdk
+    why = f"{sdk} by the SDK"
+    if resent > 0:
+        why += f" + {resent} re-sent by aiohttp (dropped pooled connection)"
+    return [
+        (
+            "requests",
+            str(stats["requests"]),
+            f"seen by the server: {stats['chunk_requests']} for {stats['chunks']} chunks "
+            f"+ {other} for the record and the lock",
+        ),
+        ("retries", str(repeats), why),
+    ]
+
+
+def _verdict(outcome: BulkOutcome, checks: dict[str, bool], ok: bool) -> str:
+    lines = ["Check against the fake's store"]
+    lines += [f"  [{'ok' if passed else 'FAILED'}] {name}" for name, passed in checks.items()]
+    if outcome.interrupted is not None:
+        lines.append(f"\nInterrupted ({signal_name(outcome.interrupted)}).")
+    elif outcome.stopped_by is not None:
+        lines.append(f"\nStopped: {outcome.stopped_by}")
+    if outcome.not_gone:
+        lines.append(
+            f"\n{len(outcome.not_gone)} IDs are not known to be gone (their requests failed "
+            f"{DEMO_RETRY.max_attempts} attempts): try a lower --fault-rate."
+        )
+    lines.append("\nDemo OK." if ok else "\nDemo FAILED.")
+    return "\n".join(lines)
+
+
+def _json(
+    args: argparse.Namespace,
+    device_id: str,
+    outcome: BulkOutcome,
+    stats: dict[str, int],
+    record: BackupRecord | None,
+    checks: dict[str, bool],
+    ok: bool,
+) -> dict[str, Any]:
+    return {
+        "ok": ok,
+        "device_id": device_id,
+        "scopes": args.scopes,
+        "fault_rate": args.fault_rate,
+        "seed": args.seed,
+        "counts": counts(outcome),
+        **stats,
+        "elapsed_seconds": round(outcome.elapsed, 3),
+        "ids_per_second": round(len(outcome.result.gone) / max(outcome.elapsed, 1e-9), 1),
+        "interrupted": signal_name(outcome.interrupted),
+        "stopped_by": None if outcome.stopped_by is None else error_json(outcome.stopped_by),
+        "record": None if record is None else record_json(record),
+        "record_deleted": record is not None,
+        "checks": checks,
+    }
