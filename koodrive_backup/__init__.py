@@ -5,6 +5,8 @@
 ...     record = await client.get_record("1842862763295184641")
 """
 
+from ._batch import BatchResult, BatchStream, ChunkOutcome
+from ._lock import LockContext, ManagedLock
 from ._retry import RetryPolicy
 from ._signing import Auth, BearerAuth, HmacAuth, SignableRequest
 from .client import BackupClient
@@ -26,18 +28,24 @@ from .errors import (
 from .models import (
     NOT_FOUND_CODE,
     REPEATED_ID_CODE,
+    AddScopesResult,
     BackupFile,
     BackupRecord,
     BatchProgress,
     ConfigInfo,
+    CreatedFile,
+    DeleteRecordsResult,
     DeleteScopesResult,
     DeviceEntity,
     LockInfo,
     ModuleCode,
     Page,
+    RecordFailure,
     RecordStatus,
+    ScopeAddFailure,
     ScopeFailure,
     ScopeInfo,
+    ScopeSpec,
 )
 
 __version__ = "0.1.0"
@@ -46,6 +54,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AddScopesResult",
     "Auth",
     "AuthenticationError",
     "BackupClient",
@@ -53,16 +62,23 @@ __all__ = [
     "BackupRecord",
     "BadRequestError",
     "BatchProgress",
+    "BatchResult",
+    "BatchStream",
     "BearerAuth",
+    "ChunkOutcome",
     "ConfigInfo",
     "ConflictError",
+    "CreatedFile",
     "DecodeError",
+    "DeleteRecordsResult",
     "DeleteScopesResult",
     "DeviceEntity",
     "HmacAuth",
     "KooDriveError",
+    "LockContext",
     "LockInfo",
     "LockLostError",
+    "ManagedLock",
     "ModuleCode",
     "NOT_FOUND_CODE",
     "NotFoundError",
@@ -70,10 +86,13 @@ __all__ = [
     "PermissionDeniedError",
     "REPEATED_ID_CODE",
     "RateLimitError",
+    "RecordFailure",
     "RecordStatus",
     "RetryPolicy",
+    "ScopeAddFailure",
     "ScopeFailure",
     "ScopeInfo",
+    "ScopeSpec",
     "ServerError",
     "SignableRequest",
     "__version__",

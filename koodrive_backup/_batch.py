@@ -17,7 +17,7 @@ import logging
 from array import array
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import attrs
 
@@ -31,6 +31,7 @@ __all__ = [
     "BatchStream",
     "ChunkAnswer",
     "ChunkOutcome",
+    "Failure",
     "ProgressCallback",
     "prepare",
     "run_batch",
@@ -40,6 +41,16 @@ __all__ = [
 logger = logging.getLogger("koodrive_backup")
 
 K = TypeVar("K", bound=Hashable)
+
+
+class Failure(Protocol):
+    """What the engine needs of a per-key failure value: its code (``"15000418"``, ...)."""
+
+    @property
+    def error_code(self) -> str: ...
+
+
+F = TypeVar("F", bound=Failure)
 
 #: Chunk errors after which no new chunk is started: every later request would fail the same way.
 STOP_ERRORS: tuple[type[KooDriveError], ...] = (AuthenticationError, PermissionDeniedError)
@@ -54,7 +65,7 @@ _FOREIGN_SHOWN = 5  # how many ignored IDs a warning quotes
 
 
 @attrs.frozen
-class ChunkAnswer(Generic[K]):
+class ChunkAnswer(Generic[K, F]):
     """What the server reported for one chunk request (returned by ``send_chunk``).
 
     ``deleted``: keys the server reports done. ``failed``: ``(key, failure)`` pairs for keys it
@@ -63,11 +74,11 @@ class ChunkAnswer(Generic[K]):
     """
 
     deleted: tuple[K, ...] = ()
-    failed: tuple[tuple[K, ScopeFailure], ...] = ()
+    failed: tuple[tuple[K, F], ...] = ()
 
 
 @attrs.frozen
-class ChunkOutcome(Generic[K]):
+class ChunkOutcome(Generic[K, F]):
     """One settled chunk, as yielded by ``BatchStream`` (and ``iter_delete_scopes``).
 
     ``deleted``/``failed``/``unprocessed`` hold the chunk's keys in input order; ``failed``
@@ -78,7 +89,7 @@ class ChunkOutcome(Generic[K]):
     """
 
     deleted: tuple[K, ...] = ()
-    failed: tuple[ScopeFailure, ...] = ()
+    failed: tuple[F, ...] = ()
     unprocessed: tuple[K, ...] = ()
     error: KooDriveError | None = None
     index: int = attrs.field(default=0, kw_only=True)
@@ -86,7 +97,7 @@ class ChunkOutcome(Generic[K]):
 
 
 @attrs.frozen
-class BatchResult(Generic[K]):
+class BatchResult(Generic[K, F]):
     """The merged result of a batch: every input occurrence in exactly one of ``deleted``,
     ``failed`` or ``unprocessed``, each in input order.
 
@@ -96,7 +107,7 @@ class BatchResult(Generic[K]):
     """
 
     deleted: tuple[K, ...] = ()
-    failed: tuple[ScopeFailure, ...] = ()
+    failed: tuple[F, ...] = ()
     unprocessed: tuple[K, ...] = ()
     errors: tuple[KooDriveError, ...] = ()
     gone: tuple[K, ...] = ()
@@ -106,7 +117,7 @@ class BatchResult(Generic[K]):
         """True when every input occurrence was done (nothing failed or unprocessed)."""
         return not self.failed and not self.unprocessed
 
-    def to_result(self: BatchResult[str]) -> DeleteScopesResult:
+    def to_result(self: BatchResult[str, ScopeFailure]) -> DeleteScopesResult:
         """This result as the public ``DeleteScopesResult`` (for ``str`` keys)."""
         # ``gone`` is only stored when it differs from ``deleted`` (some IDs were not found):
         # otherwise the model derives the same tuple, and compares equal to a plain one.
@@ -121,15 +132,15 @@ class BatchResult(Generic[K]):
 
 async def run_batch(
     keys: Iterable[K],
-    send_chunk: Callable[[list[K]], Awaitable[ChunkAnswer[K]]],
+    send_chunk: Callable[[list[K]], Awaitable[ChunkAnswer[K, F]]],
     *,
     chunk_size: int,
     concurrency: int,
-    repeated_failure: Callable[[K], ScopeFailure],
+    repeated_failure: Callable[[K], F],
     on_progress: ProgressCallback | None = None,
     gone_code: str | None = NOT_FOUND_CODE,
     stop_on: tuple[type[KooDriveError], ...] = STOP_ERRORS,
-) -> BatchResult[K]:
+) -> BatchResult[K, F]:
     """Send ``keys`` in chunks with bounded concurrency and account for every occurrence.
 
     ``keys``: validated keys in input order, duplicates included (any iterable; it is consumed
@@ -167,15 +178,15 @@ async def run_batch(
 
 def stream_batch(
     keys: Iterable[K],
-    send_chunk: Callable[[list[K]], Awaitable[ChunkAnswer[K]]],
+    send_chunk: Callable[[list[K]], Awaitable[ChunkAnswer[K, F]]],
     *,
     chunk_size: int,
     concurrency: int,
-    repeated_failure: Callable[[K], ScopeFailure],
+    repeated_failure: Callable[[K], F],
     on_progress: ProgressCallback | None = None,
     gone_code: str | None = NOT_FOUND_CODE,
     stop_on: tuple[type[KooDriveError], ...] = STOP_ERRORS,
-) -> BatchStream[K]:
+) -> BatchStream[K, F]:
     """Like ``run_batch`` but returns a ``BatchStream`` of ``ChunkOutcome`` s.
 
     Arguments are validated and ``keys`` consumed here, at the call; the first request is sent
@@ -195,7 +206,7 @@ def stream_batch(
     )
 
 
-class BatchStream(Generic[K], AsyncIterator[ChunkOutcome[K]]):
+class BatchStream(Generic[K, F], AsyncIterator[ChunkOutcome[K, F]]):
     """Async iterator of ``ChunkOutcome`` s, one per chunk, in the order chunks complete.
 
     Use ``async with stream: async for outcome in stream: ...`` (or ``contextlib.aclosing``):
@@ -204,25 +215,25 @@ class BatchStream(Generic[K], AsyncIterator[ChunkOutcome[K]]):
     merged ``BatchResult``. An unexpected exception of the batch is raised by the iteration.
     """
 
-    def __init__(self, batch: _Batch[K]) -> None:
+    def __init__(self, batch: _Batch[K, F]) -> None:
         self._batch = batch
-        self._queue: asyncio.Queue[ChunkOutcome[K] | None] = asyncio.Queue()  # None: the end
+        self._queue: asyncio.Queue[ChunkOutcome[K, F] | None] = asyncio.Queue()  # None: the end
         batch.emit = self._queue.put_nowait
-        self._driver: asyncio.Task[BatchResult[K]] | None = None
-        self._result: BatchResult[K] | None = None
+        self._driver: asyncio.Task[BatchResult[K, F]] | None = None
+        self._result: BatchResult[K, F] | None = None
         self._closed = False
 
     @property
-    def result(self) -> BatchResult[K]:
+    def result(self) -> BatchResult[K, F]:
         """The merged result; ``RuntimeError`` until the stream has been iterated to its end."""
         if self._result is None:
             raise RuntimeError("the batch result is known once the stream is exhausted")
         return self._result
 
-    def __aiter__(self) -> BatchStream[K]:
+    def __aiter__(self) -> BatchStream[K, F]:
         return self
 
-    async def __anext__(self) -> ChunkOutcome[K]:
+    async def __anext__(self) -> ChunkOutcome[K, F]:
         if self._closed:
             raise StopAsyncIteration
         if self._driver is None:
@@ -238,7 +249,7 @@ class BatchStream(Generic[K], AsyncIterator[ChunkOutcome[K]]):
             raise StopAsyncIteration
         return item
 
-    async def _drive(self) -> BatchResult[K]:
+    async def _drive(self) -> BatchResult[K, F]:
         try:
             return await self._batch.run()
         finally:
@@ -255,7 +266,7 @@ class BatchStream(Generic[K], AsyncIterator[ChunkOutcome[K]]):
         if not driver.cancelled():
             driver.exception()  # retrieved: no "exception was never retrieved" log
 
-    async def __aenter__(self) -> BatchStream[K]:
+    async def __aenter__(self) -> BatchStream[K, F]:
         return self
 
     async def __aexit__(
@@ -269,14 +280,14 @@ class BatchStream(Generic[K], AsyncIterator[ChunkOutcome[K]]):
 
 def prepare(
     keys: Iterable[K],
-    send_chunk: Callable[[list[K]], Awaitable[ChunkAnswer[K]]],
+    send_chunk: Callable[[list[K]], Awaitable[ChunkAnswer[K, F]]],
     chunk_size: int,
     concurrency: int,
-    repeated_failure: Callable[[K], ScopeFailure],
+    repeated_failure: Callable[[K], F],
     on_progress: ProgressCallback | None,
     gone_code: str | None,
     stop_on: tuple[type[KooDriveError], ...],
-) -> _Batch[K]:
+) -> _Batch[K, F]:
     check.positive_int(chunk_size, "chunk_size")
     check.positive_int(concurrency, "concurrency")
     if on_progress is not None and not callable(on_progress):
@@ -329,15 +340,15 @@ class _Plan(Generic[K]):
         return self.repeats.get(index, [])
 
 
-class _Batch(Generic[K]):
+class _Batch(Generic[K, F]):
     """One run of a plan: a pool of workers, the per-key state, running counts, the merge."""
 
     def __init__(
         self,
         plan: _Plan[K],
-        send_chunk: Callable[[list[K]], Awaitable[ChunkAnswer[K]]],
+        send_chunk: Callable[[list[K]], Awaitable[ChunkAnswer[K, F]]],
         concurrency: int,
-        repeated_failure: Callable[[K], ScopeFailure],
+        repeated_failure: Callable[[K], F],
         on_progress: ProgressCallback | None,
         gone_code: str | None,
         stop_on: tuple[type[KooDriveError], ...],
@@ -349,15 +360,15 @@ class _Batch(Generic[K]):
         self.on_progress = on_progress
         self.gone_code = gone_code
         self.stop_on = stop_on
-        self.emit: Callable[[ChunkOutcome[K]], None] | None = None  # set by BatchStream
+        self.emit: Callable[[ChunkOutcome[K, F]], None] | None = None  # set by BatchStream
         self.state = bytearray(len(plan.unique))
-        self.failures: dict[int, ScopeFailure] = {}  # unique index -> the server's failure
+        self.failures: dict[int, F] = {}  # unique index -> the server's failure
         self.errors: dict[int, KooDriveError] = {}  # chunk index -> its exception
         self.stopped = False
         self.counts = [0, 0, 0, 0]  # done, deleted, failed, unprocessed
         self._report_lock = asyncio.Lock()
 
-    async def run(self) -> BatchResult[K]:
+    async def run(self) -> BatchResult[K, F]:
         chunks = iter(range(self.plan.chunk_count))  # shared by the workers: taken lazily
         workers = min(self.concurrency, self.plan.chunk_count)
         try:
@@ -387,7 +398,7 @@ class _Batch(Generic[K]):
         self,
         index: int,
         keys: list[K],
-        answer: ChunkAnswer[K] | None,
+        answer: ChunkAnswer[K, F] | None,
         error: KooDriveError | None,
         *,
         sent: bool,
@@ -404,7 +415,7 @@ class _Batch(Generic[K]):
             async with self._report_lock:  # FIFO: reports arrive in order, never overlap
                 await _report(self.on_progress, progress)
 
-    def _apply(self, index: int, base: int, keys: list[K], answer: ChunkAnswer[K]) -> None:
+    def _apply(self, index: int, base: int, keys: list[K], answer: ChunkAnswer[K, F]) -> None:
         where = {key: base + offset for offset, key in enumerate(keys)}
         foreign: list[K] = []
         for key in answer.deleted:
@@ -442,9 +453,9 @@ class _Batch(Generic[K]):
 
     def _outcome(
         self, index: int, base: int, keys: list[K], error: KooDriveError | None, *, sent: bool
-    ) -> ChunkOutcome[K]:
+    ) -> ChunkOutcome[K, F]:
         deleted: list[K] = []
-        failed: list[ScopeFailure] = []
+        failed: list[F] = []
         unprocessed: list[K] = []
         for slot, key in enumerate(keys, base):
             state = self.state[slot]
@@ -459,10 +470,10 @@ class _Batch(Generic[K]):
             tuple(deleted), tuple(failed), tuple(unprocessed), error, index=index, sent=sent
         )
 
-    def _merge(self) -> BatchResult[K]:
+    def _merge(self) -> BatchResult[K, F]:
         """Walk the input positions once: every occurrence lands in exactly one list."""
         deleted: list[K] = []
-        failed: list[ScopeFailure] = []
+        failed: list[F] = []
         unprocessed: list[K] = []
         gone: list[K] = []
         repeats = zip(self.plan.repeat_positions, self.plan.repeat_keys, strict=True)

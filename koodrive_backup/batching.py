@@ -103,7 +103,7 @@ def iter_delete_scopes(
     chunk_size: int = 100,
     concurrency: int = 8,
     on_progress: ProgressCallback | None = None,
-) -> BatchStream[str]:
+) -> BatchStream[str, ScopeFailure]:
     """``delete_scopes`` as a stream: yields a ``ChunkOutcome`` per chunk as it completes.
 
     Arguments are checked here, when called (same rules as ``delete_scopes``). Use::
@@ -125,13 +125,13 @@ def _scope_batch(
     chunk_size: int,
     concurrency: int,
     on_progress: ProgressCallback | None,
-) -> _Batch[str]:
+) -> _Batch[str, ScopeFailure]:
     device_id = check.path_id(device_id, "device_id")
     check.positive_int(chunk_size, "chunk_size", maximum=MAX_IDS_PER_REQUEST)
     check.positive_int(concurrency, "concurrency")
     ids = (check.scope_id(value, position) for position, value in enumerate(_ids(scope_ids)))
 
-    async def send(chunk: list[str]) -> ChunkAnswer[str]:
+    async def send(chunk: list[str]) -> ChunkAnswer[str, ScopeFailure]:
         answer = await client._delete_scope_chunk(device_id, chunk)
         failed = tuple((failure.scope_id, failure) for failure in answer.failed_scope_list)
         return ChunkAnswer(answer.scope_id_list, failed)

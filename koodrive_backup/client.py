@@ -1,26 +1,42 @@
-"""``BackupClient``: the public async API, one method per operation."""
+"""``BackupClient``: the public async API, one method per operation.
+
+The operations are grouped in private mixins so that each module stays readable:
+``_lock`` (locks, the managed lock, and the shared plumbing), ``_records`` (records and
+files), ``_devices`` (devices, scopes, configs) and ``_bulk`` (``delete_records``,
+``add_scopes``). Request building and decoding live in ``_endpoints``.
+
+Retries (API.md "Retry policy"): GET and DELETE are retried on any transient failure. POST
+and PATCH are retried only on failures that prove the request was not processed (the
+connection could not be opened, 429, 503 with ``Retry-After``); each POST/PATCH method takes
+``retry_unsafe=True`` to retry it like a GET when repeating it is harmless to the caller.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Self
-
-import aiohttp
+from typing import TYPE_CHECKING, Self
 
 from . import _endpoints as ep
 from . import _validate as check
+from . import batching
+from ._bulk import BulkOps
+from ._devices import DeviceOps
+from ._lock import ManagedLock
+from ._records import RecordOps
 from ._retry import RetryPolicy
 from ._session import Transport
 from ._signing import Auth, BearerAuth
-from .models import BackupRecord, BatchProgress, DeleteScopesResult
+from .batching import BatchStream, ProgressCallback
+from .models import BackupRecord, DeleteScopesResult, ScopeFailure
+
+if TYPE_CHECKING:  # aiohttp stays in _session (DESIGN.md); here it is only an annotation
+    import aiohttp
 
 __all__ = ["BackupClient"]
 
-ProgressCallback = Callable[[BatchProgress], object | Awaitable[object]]
 
-
-class BackupClient:
+class BackupClient(BulkOps, RecordOps, DeviceOps):
     """Async client of the KooDrive backup API (``/koodrive/ose/v1/backup``).
 
     Use it as ``async with BackupClient(...) as client:`` or call ``await client.close()``.
@@ -75,6 +91,8 @@ class BackupClient:
             connection_limit=check.positive_int(connection_limit, "connection_limit"),
             sleep=sleep,
         )
+        #: Locks held by ``lock()`` contexts, by ID: operations refuse a lost one.
+        self._managed_locks: dict[str, ManagedLock] = {}
 
     def __repr__(self) -> str:
         return (
@@ -84,10 +102,12 @@ class BackupClient:
 
     @property
     def retry(self) -> RetryPolicy:
+        """The retry policy every call of this client runs under."""
         return self._transport.retry
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` was called; calls then raise ``RuntimeError``."""
         return self._transport.closed
 
     async def close(self) -> None:
@@ -113,25 +133,29 @@ class BackupClient:
         """View one backup record (``GET /record/{recordId}``).
 
         ``lock_id`` is optional (the reference's example sends one). Raises ``ValueError`` /
-        ``TypeError`` for a bad ID before any request, ``NotFoundError`` for an unknown record,
-        and the other ``KooDriveError`` subclasses for server and transport failures.
+        ``TypeError`` for a bad ID and ``LockLostError`` for a lost managed lock before any
+        request, ``NotFoundError`` for an unknown record, and the other ``KooDriveError``
+        subclasses for server and transport failures.
         """
         req = ep.build_get_record(
             check.path_id(record_id, "record_id"),
-            None if lock_id is None else check.header_value(lock_id, "lock_id"),
+            None if lock_id is None else self._lock_header(lock_id),
         )
-        return ep.decode_data(await self._transport.call(req), BackupRecord, req)
+        return ep.decode_data(await self._send(req), BackupRecord, req)
 
     async def delete_record(self, record_id: str, *, lock_id: str) -> None:
         """Delete a backup record and its files (``DELETE /record/{recordId}``); needs a lock.
 
-        Raises ``ValueError``/``TypeError`` for bad arguments before any request, and the
-        ``KooDriveError`` subclasses for failures (a refused lock is an ``APIError``).
+        Retried like any DELETE: a retry after a lost answer meets ``NotFoundError`` (the
+        first attempt deleted it). Raises ``ValueError``/``TypeError`` for bad arguments and
+        ``LockLostError`` for a lost managed lock before any request, ``NotFoundError`` for
+        an unknown record, and the ``KooDriveError`` subclasses for failures (a refused lock
+        is a ``ConflictError`` or another ``APIError``).
         """
         req = ep.build_delete_record(
-            check.path_id(record_id, "record_id"), check.header_value(lock_id, "lock_id")
+            check.path_id(record_id, "record_id"), self._lock_header(lock_id)
         )
-        await self._transport.call(req)
+        await self._send(req)
 
     # --- scopes (seed page 001) ---------------------------------------------------------------
 
@@ -144,13 +168,45 @@ class BackupClient:
         concurrency: int = 8,
         on_progress: ProgressCallback | None = None,
     ) -> DeleteScopesResult:
-        """Delete backup scopes of a device, any number of them, accounting for every ID.
+        """Delete any number of backup scopes of a device, accounting for every input ID.
 
+        ``scope_ids``: any iterable of ``str`` or ``int`` (sent as its exact decimal string),
+        checked before any request. The unique IDs go in chunks of ``chunk_size`` (1..100),
+        at most ``concurrency`` requests in flight, each retried as usual. Every input
+        occurrence lands in exactly one of ``deleted``, ``failed`` (the server's code, or
+        ``15000424`` for a repeat in the input, which is sent once) or ``unprocessed`` (its
+        request failed after retries: the exception is in ``errors``), each in input order.
+        Nothing is raised for a partial failure: check ``result.ok``, feed
+        ``result.unprocessed`` into a new call. ``result.gone`` lists the IDs known to be
+        absent now (deleted, or ``15000418`` not found, which is what a retry reports after
+        an answer was lost). ``on_progress`` gets a ``BatchProgress`` after each chunk.
         See ``koodrive_backup.batching.delete_scopes`` for the full contract.
         """
-        from .batching import delete_scopes
+        return await batching.delete_scopes(
+            self,
+            device_id,
+            scope_ids,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            on_progress=on_progress,
+        )
 
-        return await delete_scopes(
+    def iter_delete_scopes(
+        self,
+        device_id: str,
+        scope_ids: Iterable[str | int],
+        *,
+        chunk_size: int = 100,
+        concurrency: int = 8,
+        on_progress: ProgressCallback | None = None,
+    ) -> BatchStream[str, ScopeFailure]:
+        """``delete_scopes`` as a stream of per-chunk ``ChunkOutcome`` s (arguments checked now).
+
+        ``async with client.iter_delete_scopes(dev, ids) as stream: async for outcome in
+        stream: ...``; ``stream.result`` is the merged result afterwards. Leaving the block
+        early cancels the requests in flight.
+        """
+        return batching.iter_delete_scopes(
             self,
             device_id,
             scope_ids,

@@ -8,28 +8,35 @@ getBackupRecord omits ``endTime`` and ``deviceInfo``).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
 from .errors import KooDriveError
 
 __all__ = [
+    "AddScopesResult",
     "BackupFile",
     "BackupRecord",
     "BatchProgress",
     "ConfigInfo",
+    "CreatedFile",
+    "DeleteRecordsResult",
     "DeleteScopesResult",
     "DeviceEntity",
     "LockInfo",
     "ModuleCode",
     "NOT_FOUND_CODE",
     "Page",
+    "RecordFailure",
     "RecordStatus",
     "REPEATED_ID_CODE",
+    "ScopeAddFailure",
     "ScopeFailure",
     "ScopeInfo",
+    "ScopeSpec",
 ]
 
 T = TypeVar("T")
@@ -159,7 +166,7 @@ class DeleteScopesResult:
     errors: tuple[KooDriveError, ...] = ()
     #: The unique IDs known to be absent now, in input order (set by the batch helper, which
     #: knows the input order; otherwise derived from ``deleted`` and ``failed``).
-    gone_ids: tuple[str, ...] | None = attrs.field(default=None, kw_only=True, repr=False)
+    gone_ids: tuple[str, ...] | None = attrs.field(default=None, kw_only=True, repr=False, eq=False)
 
     @property
     def ok(self) -> bool:
@@ -188,3 +195,121 @@ class BatchProgress:
     deleted: int
     failed: int
     unprocessed: int
+
+
+# --- models of the rest of the backup API (locks, records, files, scopes) --------------------
+
+
+@attrs.frozen
+class CreatedFile:
+    """The answer of createBackupFile, whose response schema the reference could not see.
+
+    The documented ``BackupFile`` fields are decoded when present and well-formed (else
+    ``None``); ``raw`` is the whole JSON answer as received, so fields the reference does not
+    document (an upload ID, upload URLs, ...) stay available: ``created.raw["data"]``.
+    """
+
+    file_id: str | None = None
+    file_name: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    description: str | None = None
+    create_time: datetime | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+@attrs.frozen
+class RecordFailure:
+    """A record ``delete_records`` did not delete, with the reason.
+
+    ``error_code`` is the server's ``code`` as a string when the answer carried one, else the
+    HTTP status as a string (``"15000424"`` for a repeat in the input, as for scopes);
+    ``status`` is the HTTP status (``None`` for a repeat, which is never sent).
+    """
+
+    record_id: str
+    error_code: str
+    msg: str | None = None
+    status: int | None = None
+
+
+@attrs.frozen
+class DeleteRecordsResult:
+    """What ``delete_records`` did with every input ID (the accounting of ``delete_scopes``).
+
+    Each input occurrence is in exactly one of ``deleted``, ``failed`` or ``unprocessed``, each
+    in input order. ``failed`` holds definitive refusals (HTTP 4xx such as 404, 409) and
+    repeats; ``unprocessed`` the IDs whose request failed after retries (their exceptions are in
+    ``errors``) or was never sent (lock lost, batch stopped): they can be fed into a new call.
+    """
+
+    deleted: tuple[str, ...] = ()
+    failed: tuple[RecordFailure, ...] = ()
+    unprocessed: tuple[str, ...] = ()
+    errors: tuple[KooDriveError, ...] = ()
+    #: The unique IDs known to be absent now, in input order (set by ``delete_records``,
+    #: which knows the input order; otherwise derived from ``deleted`` and ``failed``).
+    #: Derived data: not part of equality.
+    gone_ids: tuple[str, ...] | None = attrs.field(default=None, kw_only=True, repr=False, eq=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when every input ID was deleted."""
+        return not self.failed and not self.unprocessed
+
+    @property
+    def gone(self) -> tuple[str, ...]:
+        """Unique IDs in ``deleted`` or failed with HTTP 404 (not found), in input order.
+
+        A record deleted by an attempt whose answer was lost is reported as not found by the
+        retry (DELETE is retried): either way it is gone now.
+        """
+        if self.gone_ids is not None:
+            return self.gone_ids
+        not_found = (f.record_id for f in self.failed if f.status == 404)
+        return tuple(dict.fromkeys((*self.deleted, *not_found)))
+
+
+@attrs.frozen
+class ScopeSpec:
+    """A scope to add (``ScopeBaseInfo``, reference §6.1): ``""`` means "not given".
+
+    Each path is empty or starts with ``/``, holds no backslash and is at most 10000
+    characters; the two may not both be empty.
+    """
+
+    local_path: str = ""
+    target_folder_path: str = ""
+
+
+@attrs.frozen
+class ScopeAddFailure:
+    """A scope ``add_scopes`` did not create: the spec, the ``errorCode`` and the message.
+
+    ``"15000424"`` marks a spec repeated in the input (sent once), as the server does for a
+    repeat inside one request.
+    """
+
+    spec: ScopeSpec
+    error_code: str
+    msg: str | None = None
+
+
+@attrs.frozen
+class AddScopesResult:
+    """What ``add_scopes`` did with every input spec, in input order.
+
+    Each input occurrence lands in exactly one of ``added`` (the created ``ScopeInfo``),
+    ``failed`` or ``unprocessed`` (its request failed after retries: exceptions in
+    ``errors``, one per failed request in chunk order).
+    """
+
+    added: tuple[ScopeInfo, ...] = ()
+    failed: tuple[ScopeAddFailure, ...] = ()
+    unprocessed: tuple[ScopeSpec, ...] = ()
+    errors: tuple[KooDriveError, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when every input spec was added."""
+        return not self.failed and not self.unprocessed

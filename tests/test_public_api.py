@@ -6,6 +6,17 @@ import koodrive_backup
 import koodrive_backup.testing
 
 EXPECTED = {
+    "ScopeSpec",
+    "ScopeAddFailure",
+    "RecordFailure",
+    "ManagedLock",
+    "LockContext",
+    "DeleteRecordsResult",
+    "CreatedFile",
+    "ChunkOutcome",
+    "BatchStream",
+    "BatchResult",
+    "AddScopesResult",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",

@@ -94,7 +94,7 @@ class _Run:
         self.interrupted: int | None = None
         self.final: DeleteScopesResult | None = None  # the SDK's merge, when the run completed
 
-    def settle(self, chunk: ChunkOutcome[str]) -> bool:
+    def settle(self, chunk: ChunkOutcome[str, ScopeFailure]) -> bool:
         """Record one chunk; return True when its error should stop the run."""
         keys: set[str] = set(chunk.unprocessed)  # left unsettled
         for scope_id in chunk.deleted:

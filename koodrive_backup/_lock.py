@@ -1,0 +1,259 @@
+"""Backup locks (reference §2, §10): the three lock operations and the managed lock.
+
+A lock lives 10 minutes (§2.1) unless renewed (§2.2). ``BackupClient.lock()`` creates one,
+renews it in the background well before it expires, and releases it on exit, also on error
+and cancellation. A renewal that keeps failing marks the lock *lost*: the client keeps a
+registry of its managed locks by ID, so the next operation that passes the lost lock's ID
+raises ``LockLostError`` before sending anything, instead of a confusing server error.
+
+``LockOps`` is also the base of the client's operation groups: it holds the transport, the
+registry, ``_send`` (the retry opt-in for POST/PATCH) and ``_lock_header``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from types import TracebackType
+
+from . import _endpoints as ep
+from . import _validate as check
+from ._protocol import Payload, Request
+from ._retry import is_retryable
+from ._session import Transport
+from .errors import KooDriveError, LockLostError
+from .models import LockInfo, ModuleCode
+
+__all__ = ["DEFAULT_LOCK_LIFETIME", "LockContext", "LockOps", "ManagedLock"]
+
+logger = logging.getLogger("koodrive_backup")
+
+#: Seconds a lock stays valid after creation or renewal (reference §2.1, §2.2).
+DEFAULT_LOCK_LIFETIME = 600.0
+
+
+class ManagedLock:
+    """A lock held by ``async with client.lock(module_code) as lock:``.
+
+    ``lock_id`` is the value to pass as ``lock_id=``; ``module_code`` the module it locks.
+    ``lost`` turns true when the background renewal failed for good (``error`` holds why);
+    from then on every client operation given this ``lock_id`` raises ``LockLostError``.
+    ``released`` turns true once the lock was released on exit. ``renewals`` counts the
+    successful renewals.
+    """
+
+    __slots__ = ("_renewed_at", "error", "lock_id", "lost", "module_code", "released", "renewals")
+
+    def __init__(self, lock_id: str, module_code: str, renewed_at: float) -> None:
+        self.lock_id = lock_id
+        self.module_code = module_code
+        self.lost = False
+        self.released = False
+        self.error: BaseException | None = None
+        self.renewals = 0
+        self._renewed_at = renewed_at
+
+    def check(self) -> None:
+        """Raise ``LockLostError`` (chained to the renewal failure) if the lock was lost."""
+        if self.lost:
+            raise LockLostError(
+                f"backup lock {self.lock_id} (module {self.module_code}) was lost: "
+                f"renewal failed ({self.error})"
+            ) from self.error
+
+    def _mark_lost(self, cause: BaseException) -> None:
+        self.lost = True
+        self.error = cause
+        logger.warning("backup lock %s lost: %s", self.lock_id, cause)
+
+    def __repr__(self) -> str:
+        state = "lost" if self.lost else "released" if self.released else "held"
+        return f"ManagedLock({self.lock_id!r}, module_code={self.module_code!r}, {state})"
+
+
+class LockContext:
+    """The async context manager returned by ``BackupClient.lock()``; yields a ``ManagedLock``.
+
+    On entry: createBackupLock. While inside: renewalBackupLock every ``renew_interval``
+    seconds. On exit (normal, exception or cancellation): stop renewing, then
+    releaseBackupLock. A failed release is logged, never raised: the lock expires by itself.
+    """
+
+    def __init__(
+        self, ops: LockOps, module_code: str, renew_interval: float, lifetime: float
+    ) -> None:
+        self._ops = ops
+        self._module_code = module_code
+        self._interval = renew_interval
+        self._lifetime = lifetime
+        self._lock: ManagedLock | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ManagedLock:
+        if self._lock is not None:
+            raise RuntimeError("this client.lock() context is already in use")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        info = await self._ops.create_lock(self._module_code)
+        lock = ManagedLock(info.lock_id, self._module_code, started)
+        self._lock = lock
+        self._ops._managed_locks[lock.lock_id] = lock
+        self._task = loop.create_task(self._keep_alive(lock), name=f"renew {lock.lock_id}")
+        return lock
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        lock = self._lock
+        if lock is None:
+            return
+        try:
+            await self._stop_renewal()
+        finally:  # also when cancelled while stopping: the release is still attempted
+            self._ops._managed_locks.pop(lock.lock_id, None)
+            await self._release(lock)
+
+    async def _stop_renewal(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])  # our cancel is not re-raised; an outer one is
+
+    async def _release(self, lock: ManagedLock) -> None:
+        if self._ops._transport.closed:
+            logger.warning("client closed: backup lock %s not released", lock.lock_id)
+            return
+        try:
+            await self._ops.release_lock(lock.lock_id)
+        except KooDriveError as exc:
+            level = logging.DEBUG if lock.lost else logging.WARNING
+            logger.log(level, "releasing backup lock %s failed: %s", lock.lock_id, exc)
+        else:
+            lock.released = True
+
+    async def _keep_alive(self, lock: ManagedLock) -> None:
+        """Renew every ``renew_interval``; retry transient failures while the lock lives.
+
+        A refusal (4xx: expired, unknown, foreign) marks the lock lost at once. A transient
+        failure (connection, timeout, 429, 5xx: after the transport's own retries) is tried
+        again every ``renew_interval / 5`` until the lock's lifetime since the last good
+        renewal would run out; then it is marked lost.
+        """
+        loop = asyncio.get_running_loop()
+        retry_delay = self._interval / 5
+        delay = self._interval
+        while True:
+            await asyncio.sleep(delay)
+            started = loop.time()
+            try:
+                await self._ops._renew(lock.lock_id)
+            except Exception as exc:
+                expires = lock._renewed_at + self._lifetime
+                transient = isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=True)
+                if not transient or loop.time() + retry_delay >= expires:
+                    lock._mark_lost(exc)
+                    return
+                logger.info("renewing backup lock %s failed (%s); retrying", lock.lock_id, exc)
+                delay = retry_delay
+            else:
+                lock._renewed_at = started
+                lock.renewals += 1
+                delay = self._interval
+
+
+class LockOps:
+    """Lock operations, and the plumbing shared by the client's operation groups."""
+
+    _transport: Transport
+    _managed_locks: dict[str, ManagedLock]
+
+    async def _send(self, req: Request, *, retry_unsafe: bool = False) -> Payload:
+        """Send under the retry policy; ``retry_unsafe`` retries a POST/PATCH like a GET."""
+        return await self._transport.call(req, idempotent=True if retry_unsafe else None)
+
+    def _lock_header(self, lock_id: object) -> str:
+        """Validate a lock ID (a header value: no CR/LF) and refuse a lost managed lock."""
+        value = check.header_value(lock_id, "lock_id")
+        managed = self._managed_locks.get(value)
+        if managed is not None:
+            managed.check()
+        return value
+
+    async def create_lock(
+        self, module_code: ModuleCode | str, *, retry_unsafe: bool = False
+    ) -> LockInfo:
+        """Create a backup lock for a module (``POST /lock``); it is valid for 10 minutes.
+
+        Prefer ``async with client.lock(module_code)``, which also renews and releases it.
+        Not retried after a failure that may have been processed (a retry would meet the lock
+        the first attempt created) unless ``retry_unsafe=True``. Raises ``ValueError`` /
+        ``TypeError`` for a bad module code before any request, ``ConflictError`` when the
+        user already holds a lock for the module, and the other ``KooDriveError`` subclasses.
+        """
+        req = ep.build_create_lock(check.module_code(module_code))
+        return ep.decode_create_lock(await self._send(req, retry_unsafe=retry_unsafe), req)
+
+    async def renew_lock(self, lock_id: str, *, retry_unsafe: bool = False) -> None:
+        """Reset a lock's validity to 10 minutes (``PATCH /lock``).
+
+        A PATCH: retried only on failures that prove it was not processed unless
+        ``retry_unsafe=True`` (renewing twice is harmless, so opting in is safe here; the
+        managed lock does). Raises ``ValueError``/``TypeError`` for a bad lock ID before any
+        request, ``ConflictError`` for an expired or unknown lock, and the other
+        ``KooDriveError`` subclasses. It does not consult the managed-lock registry.
+        """
+        req = ep.build_renew_lock(check.header_value(lock_id, "lock_id"))
+        await self._send(req, retry_unsafe=retry_unsafe)
+
+    async def _renew(self, lock_id: str) -> None:
+        await self.renew_lock(lock_id, retry_unsafe=True)
+
+    async def release_lock(self, lock_id: str) -> None:
+        """Release a lock (``DELETE /lock``); retried on transient failures like any DELETE.
+
+        Raises ``ValueError``/``TypeError`` for a bad lock ID before any request,
+        ``ConflictError`` for an unknown or already released lock (also after a retry whose
+        first attempt released it but lost the answer), and the other ``KooDriveError``
+        subclasses.
+        """
+        req = ep.build_release_lock(check.header_value(lock_id, "lock_id"))
+        await self._send(req)
+
+    def lock(
+        self,
+        module_code: ModuleCode | str,
+        *,
+        renew_interval: float | None = None,
+        lifetime: float = DEFAULT_LOCK_LIFETIME,
+    ) -> LockContext:
+        """A managed lock: ``async with client.lock("101") as lock: ... lock.lock_id``.
+
+        Creates the lock on entry, renews it in the background every ``renew_interval``
+        seconds (default: half of ``lifetime``, the server's 10-minute validity), and releases
+        it on exit, also on an exception or cancellation. Transient renewal failures are
+        retried while the lock can still be alive; a renewal that fails for good marks it
+        ``lost`` and every later operation given its ``lock_id`` raises ``LockLostError``
+        without sending. Raises ``ValueError``/``TypeError`` at once for a bad module code or
+        interval (``0 < renew_interval < lifetime``); entering raises what ``create_lock``
+        raises (``ConflictError`` while the user already holds a lock for the module).
+        """
+        code = check.module_code(module_code)
+        lifetime = _seconds(lifetime, "lifetime")
+        interval = (
+            lifetime / 2 if renew_interval is None else _seconds(renew_interval, "renew_interval")
+        )
+        if interval >= lifetime:
+            raise ValueError("renew_interval must be shorter than the lock lifetime")
+        return LockContext(self, code, interval, lifetime)
+
+
+def _seconds(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds")
+    return float(value)

@@ -1,0 +1,174 @@
+"""Run the fake KooDrive server standalone until SIGINT/SIGTERM (then exit 0).
+
+    python -m koodrive_backup.testing [--host 127.0.0.1] [--port 8080] [--latency 0.02]
+        [--seed-scopes N] [--seed-records N] [--json] ...
+
+It seeds one device for the default user and prints the URL, user id, token and device id.
+With ``--json`` it prints exactly one JSON line, flushed, for a parent process to read:
+``{"url", "api_url", "user_id", "token", "device_id", "scope_count", "record_count"}``, plus
+``"scope_ids_file"`` / ``"record_ids_file"`` (one ID per line) when scopes / records were
+seeded, and ``"app_id"`` with ``--app-id``. ID files made in the temp directory are removed
+at exit; files named with ``--scope-ids-file`` / ``--record-ids-file`` are kept.
+
+Reuse from Python (e.g. the CLI):
+
+- ``main(argv: Sequence[str] | None = None) -> int``: parse ``argv``, serve, return the exit
+  status. Blocking: it runs its own event loop (``asyncio.run``).
+- ``await serve(options, *, out=sys.stdout, stop=None)``: ``options`` is ``parse_args(argv)``;
+  serves until ``stop`` (an ``asyncio.Event``) is set, or, when ``stop`` is ``None``, until
+  SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO
+
+from ._fake import FakeKooDrive
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m koodrive_backup.testing",
+        description="Serve a fake KooDrive backup API until interrupted.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    p.add_argument("--seed-scopes", type=int, default=0, metavar="N", help="scopes to seed")
+    p.add_argument("--seed-records", type=int, default=0, metavar="N", help="records to seed")
+    p.add_argument("--module-code", default="101", choices=("100", "101", "102"))
+    p.add_argument("--scope-ids-file", metavar="PATH", help="write seeded scope IDs here")
+    p.add_argument("--record-ids-file", metavar="PATH", help="write seeded record IDs here")
+    p.add_argument("--json", action="store_true", help="print one JSON line with the details")
+    p.add_argument("--user-id", help="the default user's id (generated if omitted)")
+    p.add_argument("--token", help="the default user's token (generated if omitted)")
+    p.add_argument("--app-id", help="accept HMAC signatures by this app (needs --app-secret)")
+    p.add_argument("--app-secret", help="the app secret for --app-id")
+    p.add_argument("--lock-ttl", type=float, default=600.0, help="lock lifetime in seconds")
+    p.add_argument("--seed", type=int, default=None, help="seed for IDs and tokens")
+    p.add_argument("--no-log", action="store_true", help="keep no request log (long runs)")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    options = build_parser().parse_args(argv)
+    if (options.app_id is None) != (options.app_secret is None):
+        build_parser().error("--app-id and --app-secret go together")
+    return options
+
+
+def _write_ids(ids: list[str], path: str | None, prefix: str, made: list[str]) -> str:
+    if path is None:
+        fd, path = tempfile.mkstemp(prefix=prefix, suffix=".txt")
+        os.close(fd)
+        made.append(path)
+    with open(path, "w", encoding="ascii") as fh:
+        fh.writelines(f"{i}\n" for i in ids)
+    return path
+
+
+def _seed(fake: FakeKooDrive, options: argparse.Namespace, made: list[str]) -> dict[str, Any]:
+    device_id = fake.add_device(machine_code="fake_device")
+    info: dict[str, Any] = {"device_id": device_id}
+    module = options.module_code
+    scope_ids = fake.add_scopes(device_id, options.seed_scopes, module_code=module)
+    records = [fake.add_record(device_id, module_code=module) for _ in range(options.seed_records)]
+    info["scope_count"] = len(scope_ids)
+    info["record_count"] = len(records)
+    if scope_ids:
+        path = options.scope_ids_file
+        info["scope_ids_file"] = _write_ids(scope_ids, path, "koodrive-scopes-", made)
+    if records:
+        path = options.record_ids_file
+        info["record_ids_file"] = _write_ids(records, path, "koodrive-records-", made)
+    return info
+
+
+def _print_info(info: dict[str, Any], as_json: bool, out: TextIO) -> None:
+    if as_json:
+        out.write(json.dumps(info) + "\n")
+    else:
+        out.write(f"KooDrive fake server listening on {info['url']}\n")
+        for key, value in info.items():
+            if key != "url":
+                out.write(f"  {key}: {value}\n")
+        out.write("Press Ctrl+C to stop.\n")
+    out.flush()
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # e.g. Windows
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def serve(
+    options: argparse.Namespace, *, out: TextIO = sys.stdout, stop: asyncio.Event | None = None
+) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM when ``stop`` is ``None``)."""
+    fake = FakeKooDrive(
+        host=options.host,
+        port=options.port,
+        user_id=options.user_id,
+        token=options.token,
+        app_id=options.app_id,
+        app_secret=options.app_secret,
+        lock_ttl=options.lock_ttl,
+        latency=options.latency,
+        seed=options.seed,
+        record_requests=not options.no_log,
+    )
+    made: list[str] = []
+    try:
+        async with fake:
+            info: dict[str, Any] = {"url": fake.url, "api_url": fake.api_url}
+            info.update(user_id=fake.user_id, token=fake.token)
+            if fake.app_id is not None:
+                info["app_id"] = fake.app_id
+            info.update(_seed(fake, options, made))
+            _print_info(info, options.json, out)
+            if stop is None:
+                stop = asyncio.Event()
+                with _signals(stop):
+                    await stop.wait()
+            else:
+                await stop.wait()
+    finally:
+        for path in made:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    options = parse_args(argv)
+    try:
+        asyncio.run(serve(options))
+    except KeyboardInterrupt:  # no signal handlers (e.g. Windows)
+        pass
+    except OSError as exc:  # e.g. the port is taken
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
