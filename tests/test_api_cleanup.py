@@ -1,64 +1,45 @@
 """The README's "delete everything of a device" cleanup, run as written against the fake.
 
-The coroutine between the two ``# --- README`` markers is copied verbatim from the README
-section "Example: delete everything of a device" (only its import line sits with the
-others); tests below run it with injected faults and check the fake's state.
+The coroutine is read from README.md and executed as printed there; the tests below run it
+with injected faults and check the fake's state.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from koodrive_backup import BackupClient, LockLostError, ModuleCode, RetryPolicy
+from koodrive_backup import BackupClient, LockLostError, RetryPolicy
 from koodrive_backup.testing import FakeKooDrive, Fault
 
 FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 
-# --- README: begin ----------------------------------------------------------------------------
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-async def record_ids_of(client: BackupClient, module: ModuleCode, device_id: str) -> list[str]:
-    return [record.record_id async for record in client.iter_records(module, device_id)]
+def readme_code(marker: str) -> dict[str, Any]:
+    """Execute the README's python block that contains ``marker``; return its namespace."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+    (code,) = [block for block in blocks if marker in block]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    return namespace
 
 
-async def scope_ids_of(client: BackupClient, module: ModuleCode, device_id: str) -> list[str]:
-    return [scope.scope_id for scope in await client.list_scopes(device_id, module)]
+# The coroutine exactly as the README prints it (section "Example: delete everything of a
+# device"): if the README changes, these tests run the new text.
+delete_everything_of_device = readme_code("async def delete_everything_of_device")[
+    "delete_everything_of_device"
+]
 
 
-async def delete_everything_of_device(
-    client: BackupClient, device_id: str, *, rounds: int = 5
-) -> dict[str, int]:
-    """Delete every backup record and scope of a device, verify, then unbind the device."""
-    gone = {"records": 0, "scopes": 0}
-    for module in ModuleCode:
-        async with client.lock(module) as lock:  # deleting records needs the module's lock
-            ids = await record_ids_of(client, module, device_id)
-            for _ in range(rounds):
-                if not ids:
-                    break
-                result = await client.delete_records(ids, lock_id=lock.lock_id)
-                lock.check()  # raises LockLostError if the lock could not be renewed
-                gone["records"] += len(result.gone)
-                ids = await record_ids_of(client, module, device_id)  # verify: what is left?
-            if ids:
-                raise RuntimeError(f"{len(ids)} {module.name} records left after {rounds} rounds")
-        ids = await scope_ids_of(client, module, device_id)
-        for _ in range(rounds):
-            if not ids:
-                break
-            scopes = await client.delete_scopes(device_id, ids)
-            gone["scopes"] += len(scopes.gone)
-            ids = await scope_ids_of(client, module, device_id)
-        if ids:
-            raise RuntimeError(f"{len(ids)} {module.name} scopes left after {rounds} rounds")
-    await client.unbind_device(device_id)  # its module configs go with it
-    return gone
-
-
-# --- README: end ------------------------------------------------------------------------------
+async def test_readme_fake_server_example_runs() -> None:
+    await readme_code("async def test_my_cleanup")["test_my_cleanup"]()
 
 
 @pytest.fixture
