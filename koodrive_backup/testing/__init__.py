@@ -37,6 +37,7 @@ HTTP   code      meaning
 409    15000413  lock is for another module than the record / request
 409    15000414  createBackupLock while this user's lock for that module is active
 409    15000415  lock expired
+413    15000400  request body over 4 MiB
 500    15000500  internal error of the fake itself (a bug: please report)
 200    "15000418" per item in failedScopeList: the backup scope does not exist (seed 001)
 200    "15000424" per item in failedScopeList: repeated in one request (seed 001)
@@ -45,11 +46,16 @@ HTTP   code      meaning
 ``Fault.status(n)`` answers ``{"code": 15000000 + n}`` unless given a ``code``. X-Date
 failures are 400, not 401, so token providers are not asked to refresh for a clock problem.
 
+Order of checks: route (404/405) -> injected faults -> Authorization (401) -> X-User-Id
+(400/403) -> X-Date (400) -> body and query decoding (400) -> lock header (400/409/403) ->
+path resources (404) -> lock module vs resource (409).
+
 Choices where the reference is silent:
 
 - Lists (``listBackupRecord``, ``listBackupFile``) omit ``nextCursor`` on the last page.
   Cursors are opaque (base64url of the last ID returned), so deletes between pages neither
-  skip nor repeat items. Records list in creation order.
+  skip nor repeat items. Records list in creation order; an unknown ``deviceId`` filter
+  gives an empty list.
 - ``getBackupRecord`` / ``listBackupFile`` accept an optional ``x-backup-lock-id``; when
   present it must be a valid lock of the caller (any module).
 - Locks: one active lock per (user, module). ``renewalBackupLock`` resets expiry to now +
@@ -69,6 +75,14 @@ Choices where the reference is silent:
 - Endpoints documented without a body refuse a non-empty one; a body must be sent with
   ``Content-Type: application/json``; JSON ``null`` is a wrong type for any field.
 - Answers carry a ``Date`` header from the server clock when ``clock``/``clock_skew`` is set.
+- An HMAC app acts for one user (``add_app(..., user_id=)``, default: the default user);
+  ``X-User-Id`` must be that user.
+
+Faults: ``fake.inject(Fault.status(503), route="batchDeleteBackupScope", times=1)``; see
+``Fault`` and ``FakeKooDrive.inject``. Note that aiohttp's client re-sends a GET/PUT/DELETE
+once, by itself, when the connection drops: ``Fault.disconnect()`` / ``Fault.lose_response()``
+with ``times=1`` on those methods then show up as two requests to the fake, the second one
+answered normally.
 
 Standalone: ``python -m koodrive_backup.testing --help`` (see ``__main__``).
 pytest: the ``koodrive_fake`` fixture (``koodrive_backup.testing.pytest_plugin``).

@@ -18,7 +18,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from ._auth import Credentials, authenticate, check_x_date
-from ._errors import INTERNAL_ERROR, ApiError
+from ._errors import INTERNAL_ERROR, PARAM_INVALID, ApiError
 from ._faults import CANNED_SUCCESS, MALFORMED_BODY, Fault, FaultPlan
 from ._requests import FakeRequest, Stats
 from ._routes import match
@@ -70,19 +70,27 @@ class Pipeline:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         now = self.clock()
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            too_big = ApiError(413, PARAM_INVALID, "request body too large")
+            return self._refuse(request, b"", now, too_big)
         try:
             route, path_id = match(request.method, request.path)
         except ApiError as exc:
-            seen = self._record(request, body, now, None, None)
-            self.stats.seen(seen)
-            return self._answer(seen, exc.status, _error_body(exc), now)
+            return self._refuse(request, body, now, exc)
         rec = self._record(request, body, now, route, path_id)
         self.stats.begin(rec, route)
         try:
             return await self._run(request, rec, now)
         finally:
             self.stats.end(route)
+
+    def _refuse(self, request: web.Request, body: bytes, now: float, exc: ApiError) -> web.Response:
+        """Answer a request that matched no route (logged, not counted per route)."""
+        rec = self._record(request, body, now, None, None)
+        self.stats.seen(rec)
+        return self._answer(rec, exc.status, _error_body(exc), now)
 
     @staticmethod
     def _record(

@@ -57,9 +57,12 @@ class FakeKooDrive:
         seed: int | None = None,
         record_requests: bool = True,
     ) -> None:
+        if (app_id is None) != (app_secret is None):
+            raise TypeError("give both app_id and app_secret, or neither")
         self.host = host
         self._port = port
         self._runner: web.AppRunner | None = None
+        self._machine_seq = itertools.count(1)
         self._clock = ServerClock(clock, clock_skew)
         self._store = Store(self._clock, seed)
         self._creds = Credentials()
@@ -74,8 +77,6 @@ class FakeKooDrive:
         self.user_id, self.token = self.add_user(token=token, user_id=user_id)
         self.app_id = app_id
         self.app_secret = app_secret
-        if (app_id is None) != (app_secret is None):
-            raise TypeError("give both app_id and app_secret, or neither")
         if app_id is not None and app_secret is not None:
             self.add_app(app_id, app_secret)
 
@@ -287,7 +288,7 @@ class FakeKooDrive:
     ) -> str:
         """Bind a device for ``user_id`` (default user); returns its 19-digit ID."""
         owner = self.user_id if user_id is None else user_id
-        code = machine_code if machine_code is not None else f"m{len(self._store.devices)}"
+        code = machine_code if machine_code is not None else f"fake_{next(self._machine_seq)}"
         return self._store.add_device(owner, code, device_name, device_os).device_id
 
     def _device(self, device_id: str) -> Device:
@@ -310,10 +311,12 @@ class FakeKooDrive:
         module = _module(module_code)
         if paths is None:
             paths = ((f"/local/{n}", f"/cloud/{n}") for n in range(count))
-        ids = []
-        for local, target in itertools.islice(paths, count):
-            ids.append(self._store.add_scope(device, module, local, target).scope_id)
-        return ids
+        created = self._store.now_text()
+        add = self._store.add_scope
+        return [
+            add(device, module, local, target, created).scope_id
+            for local, target in itertools.islice(paths, count)
+        ]
 
     def has_scope(self, device_id: str, scope_id: str) -> bool:
         device = self._store.devices.get(device_id)

@@ -7,7 +7,6 @@ header (400/409/403), path resources (404), lock module vs resource module (409)
 
 from __future__ import annotations
 
-import collections
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -306,14 +305,14 @@ class Service:
         d.check_fields(body, ("scopeIdList",))
         ids = d.id_list(body["scopeIdList"], "scopeIdList", limit=MAX_BATCH)
         scopes = self._device(call, call.path_id).scopes
-        unique = list(dict.fromkeys(ids))
+        unique = dict.fromkeys(ids)
         failed = _repeats(ids) if len(unique) != len(ids) else []
-        missing = set(unique).difference(scopes)  # C-level set/dict work: the hot path
-        deleted = [sid for sid in unique if sid not in missing] if missing else unique
-        collections.deque(map(scopes.__delitem__, deleted), maxlen=0)
-        failed += [
-            _delete_failure(s, SCOPE_NOT_FOUND, SCOPE_NOT_FOUND_MSG) for s in unique if s in missing
-        ]
+        deleted = []
+        for sid in unique:  # one dict operation per ID: the store may hold 100k+ scopes
+            if scopes.pop(sid, None) is None:
+                failed.append(_delete_failure(sid, SCOPE_NOT_FOUND, SCOPE_NOT_FOUND_MSG))
+            else:
+                deleted.append(sid)
         return {"scopeIdList": deleted, "failedScopeList": failed, "code": 0, "msg": "success"}
 
     # -- configs --------------------------------------------------------------------------

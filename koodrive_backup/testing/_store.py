@@ -202,8 +202,11 @@ class Store:
     def user_devices(self, owner: str) -> Iterator[Device]:
         return (d for d in self.devices.values() if d.owner == owner)
 
-    def add_scope(self, device: Device, module_code: str, local: str, target: str) -> Scope:
-        scope = Scope(self.ids.next(), module_code, local, target, self.now_text())
+    def add_scope(
+        self, device: Device, module_code: str, local: str, target: str, created: str | None = None
+    ) -> Scope:
+        """``created`` lets a batch share one time string (100k seeded scopes stay light)."""
+        scope = Scope(self.ids.next(), module_code, local, target, created or self.now_text())
         device.scopes[scope.scope_id] = scope
         return scope
 
