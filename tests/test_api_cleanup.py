@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from koodrive_backup import BackupClient, LockLostError, RetryPolicy
+from koodrive_backup import BackupClient, LockLostError
 from koodrive_backup.testing import FakeKooDrive, Fault
-
-FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -40,18 +37,6 @@ delete_everything_of_device = readme_code("async def delete_everything_of_device
 
 async def test_readme_fake_server_example_runs() -> None:
     await readme_code("async def test_my_cleanup")["test_my_cleanup"]()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKooDrive]:
-    async with FakeKooDrive() as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeKooDrive) -> AsyncIterator[BackupClient]:
-    async with BackupClient(fake.url, user_id=fake.user_id, token=fake.token, retry=FAST) as c:
-        yield c
 
 
 def seed(fake: FakeKooDrive) -> tuple[str, list[str], list[str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,26 +15,12 @@ from koodrive_backup import (
     DeviceEntity,
     ModuleCode,
     NotFoundError,
-    RetryPolicy,
 )
 from koodrive_backup._endpoints import decode_device, decode_list, decode_unbind_device
 from koodrive_backup._protocol import request
 from koodrive_backup.testing import FakeKooDrive, Fault
 
-FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 TRACE = "t" * 58
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKooDrive]:
-    async with FakeKooDrive() as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeKooDrive) -> AsyncIterator[BackupClient]:
-    async with BackupClient(fake.url, user_id=fake.user_id, token=fake.token, retry=FAST) as c:
-        yield c
 
 
 # --- devices ----------------------------------------------------------------------------------

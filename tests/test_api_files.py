@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from koodrive_backup import BackupClient, BackupFile, NotFoundError, RetryPolicy
+from koodrive_backup import BackupClient, BackupFile, NotFoundError
 from koodrive_backup._endpoints import decode_create_file
 from koodrive_backup._protocol import request
 from koodrive_backup.models import CreatedFile
 from koodrive_backup.testing import FakeKooDrive
 
-FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 SHA = "ab" * 32
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKooDrive]:
-    async with FakeKooDrive() as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeKooDrive) -> AsyncIterator[BackupClient]:
-    async with BackupClient(fake.url, user_id=fake.user_id, token=fake.token, retry=FAST) as c:
-        yield c
 
 
 async def test_create_file(fake: FakeKooDrive, client: BackupClient) -> None:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from conftest import FAST
 
 from koodrive_backup import (
     BackupClient,
@@ -17,24 +18,15 @@ from koodrive_backup import (
     LockInfo,
     LockLostError,
     ModuleCode,
-    RetryPolicy,
     ServerError,
 )
 from koodrive_backup.testing import FakeKooDrive, Fault
-
-FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeKooDrive]:
     async with FakeKooDrive(lock_ttl=0.3) as server:
         yield server
-
-
-@pytest.fixture
-async def client(fake: FakeKooDrive) -> AsyncIterator[BackupClient]:
-    async with BackupClient(fake.url, user_id=fake.user_id, token=fake.token, retry=FAST) as c:
-        yield c
 
 
 async def wait_for(condition: Callable[[], bool]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,28 +17,12 @@ from koodrive_backup import (
     NotFoundError,
     PermissionDeniedError,
     RecordStatus,
-    RetryPolicy,
     ServerError,
 )
 from koodrive_backup._protocol import request
 from koodrive_backup._records import PageIterator
 from koodrive_backup.models import DeleteRecordsResult, Page, RecordFailure
 from koodrive_backup.testing import FakeKooDrive, Fault
-
-FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKooDrive]:
-    async with FakeKooDrive() as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeKooDrive) -> AsyncIterator[BackupClient]:
-    async with BackupClient(fake.url, user_id=fake.user_id, token=fake.token, retry=FAST) as c:
-        yield c
-
 
 # --- create / complete ------------------------------------------------------------------------
 

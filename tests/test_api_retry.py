@@ -8,33 +8,19 @@ unless the caller passes ``retry_unsafe=True``.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from conftest import FAST
 
 from koodrive_backup import (
     APIConnectionError,
     BackupClient,
     ModuleCode,
-    RetryPolicy,
     ServerError,
 )
 from koodrive_backup.testing import FakeKooDrive, Fault
-
-FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKooDrive]:
-    async with FakeKooDrive() as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeKooDrive) -> AsyncIterator[BackupClient]:
-    async with BackupClient(fake.url, user_id=fake.user_id, token=fake.token, retry=FAST) as c:
-        yield c
 
 
 def world(fake: FakeKooDrive) -> dict[str, str]:

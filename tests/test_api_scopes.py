@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,20 +22,6 @@ from koodrive_backup._endpoints import decode_add_scopes, decode_list_scopes
 from koodrive_backup._protocol import request
 from koodrive_backup.models import AddScopesResult, ScopeAddFailure, ScopeSpec
 from koodrive_backup.testing import FakeKooDrive, Fault
-
-FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKooDrive]:
-    async with FakeKooDrive() as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeKooDrive) -> AsyncIterator[BackupClient]:
-    async with BackupClient(fake.url, user_id=fake.user_id, token=fake.token, retry=FAST) as c:
-        yield c
 
 
 async def test_add_and_list_scopes(fake: FakeKooDrive, client: BackupClient) -> None:

@@ -29,12 +29,6 @@ FAST_RETRY = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeKooDrive]:
-    async with FakeKooDrive() as server:
-        yield server
-
-
-@pytest.fixture
 async def client(fake: FakeKooDrive) -> AsyncIterator[BackupClient]:
     async with BackupClient(
         fake.url, user_id=fake.user_id, token=fake.token, retry=FAST_RETRY
