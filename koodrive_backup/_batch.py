@@ -58,6 +58,7 @@ STOP_ERRORS: tuple[type[KooDriveError], ...] = (AuthenticationError, PermissionD
 ProgressCallback = Callable[[BatchProgress], object]
 
 _DELETED, _FAILED = 1, 2  # per unique key, in a bytearray (1 byte per ID; 0: unprocessed)
+_DELETED_BYTE = bytes([_DELETED])
 _FOREIGN_SHOWN = 5  # how many ignored IDs a warning quotes
 
 
@@ -314,6 +315,11 @@ class _Plan(Generic[K]):
         self.chunk_count = -(-len(self.unique) // chunk_size)
 
     def _scan(self, keys: Iterable[K]) -> int:
+        if isinstance(keys, list):  # usually no repeats: dedupe at C speed, check, done
+            unique = list(dict.fromkeys(keys))
+            if len(unique) == len(keys):
+                self.unique = unique
+                return len(keys)
         first_chunk: dict[K, int] = {}  # key -> chunk of its first occurrence; freed on return
         chunk, fill, total = 0, 0, 0
         for position, key in enumerate(keys):
@@ -416,6 +422,9 @@ class _Batch(Generic[K, F]):
                 await _report(self.on_progress, progress)
 
     def _apply(self, index: int, base: int, keys: list[K], answer: ChunkAnswer[K, F]) -> None:
+        if not answer.failed and len(answer.deleted) == len(keys) and answer.deleted == tuple(keys):
+            self.state[base : base + len(keys)] = _DELETED_BYTE * len(keys)  # the usual echo
+            return
         where = {key: base + offset for offset, key in enumerate(keys)}
         foreign: list[K] = []
         for key in answer.deleted:
@@ -472,6 +481,11 @@ class _Batch(Generic[K, F]):
 
     def _merge(self) -> BatchResult[K, F]:
         """Walk the input positions once: every occurrence lands in exactly one list."""
+        errors = tuple(self.errors[index] for index in sorted(self.errors))
+        unique = self.plan.unique
+        if not self.plan.repeat_keys and self.state.count(_DELETED) == len(unique):
+            everything = tuple(unique)  # the usual outcome: all deleted, no repeats
+            return BatchResult(everything, (), (), errors, everything)
         deleted: list[K] = []
         failed: list[F] = []
         unprocessed: list[K] = []
@@ -496,7 +510,6 @@ class _Batch(Generic[K, F]):
                     gone.append(key)
             else:
                 unprocessed.append(key)
-        errors = tuple(self.errors[index] for index in sorted(self.errors))
         return BatchResult(tuple(deleted), tuple(failed), tuple(unprocessed), errors, tuple(gone))
 
 

@@ -102,16 +102,36 @@ def _is_homogeneous_tuple(tp: object) -> bool:
     return get_origin(tp) is tuple and len(get_args(tp)) == 2 and get_args(tp)[1] is Ellipsis
 
 
-def _tuple_hook(converter: Converter) -> Callable[[object, Any], tuple[Any, ...]]:
-    def structure_tuple(value: object, tp: Any) -> tuple[Any, ...]:
-        item_type = get_args(tp)[0]
-        if item_type is ScopeFailure and isinstance(value, Mapping):
-            value = [value]  # failedScopeList: typed as one object in the reference (§6.3)
-        if not isinstance(value, list):  # a JSON string is iterable too: never split it
-            raise ShapeError(f"expected a list, got {type(value).__name__}")
-        return tuple(converter.structure(item, item_type) for item in value)
+def _tuple_hook(converter: Converter) -> Callable[[Any], Callable[[object, Any], tuple[Any, ...]]]:
+    """``tuple[X, ...]`` from a JSON array, X's hook looked up once per type, not per item."""
 
-    return structure_tuple
+    def factory(tp: Any) -> Callable[[object, Any], tuple[Any, ...]]:
+        item_type = get_args(tp)[0]
+        hook = converter.get_structure_hook(item_type)
+        single_object_ok = item_type is ScopeFailure  # failedScopeList: one object (§6.3)
+
+        def structure_tuple(value: object, _: Any) -> tuple[Any, ...]:
+            if single_object_ok and isinstance(value, Mapping):
+                value = [value]
+            if type(value) is not list:  # a JSON string is iterable too: never split it
+                raise ShapeError(f"expected a list, got {type(value).__name__}")
+            if item_type is str and all(type(item) is str for item in value):
+                return tuple(value)  # lists of IDs: the common case, no call per item
+            return _each(hook, item_type, value)
+
+        return structure_tuple
+
+    return factory
+
+
+def _each(hook: Callable[[Any, Any], Any], item_type: Any, items: list[Any]) -> tuple[Any, ...]:
+    result = []
+    for position, item in enumerate(items):
+        try:
+            result.append(hook(item, item_type))
+        except (ShapeError, ValueError, TypeError, KeyError) as exc:
+            raise ShapeError(_explain(exc, f"[{position}]")) from None
+    return tuple(result)
 
 
 def _is_plain_optional(tp: object) -> bool:
@@ -161,7 +181,7 @@ def _make_converter(*, detailed: bool) -> Converter:
     converter.register_structure_hook(datetime, parse_timestamp)
     converter.register_structure_hook(RecordStatus | int | None, _structure_status)
     converter.register_structure_hook(ModuleCode | str | None, _structure_module)
-    converter.register_structure_hook_func(_is_homogeneous_tuple, _tuple_hook(converter))
+    converter.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_hook(converter))
     converter.register_structure_hook_factory(_is_plain_optional, _optional_hook(converter))
     converter.register_unstructure_hook(datetime, _unstructure_datetime)
     converter.register_unstructure_hook(ModuleCode, lambda member: member.value)

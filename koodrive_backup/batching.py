@@ -129,7 +129,7 @@ def _scope_batch(
     device_id = check.path_id(device_id, "device_id")
     check.positive_int(chunk_size, "chunk_size", maximum=MAX_IDS_PER_REQUEST)
     check.positive_int(concurrency, "concurrency")
-    ids = (check.scope_id(value, position) for position, value in enumerate(_ids(scope_ids)))
+    ids = check.scope_ids(_ids(scope_ids))
 
     async def send(chunk: list[str]) -> ChunkAnswer[str, ScopeFailure]:
         answer = await client._delete_scope_chunk(device_id, chunk)

@@ -15,7 +15,7 @@ def repeated(key: int) -> ScopeFailure:
     return ScopeFailure(str(key), "15000424", "repeat")
 
 
-async def delete_all(chunk: list[int]) -> ChunkAnswer[int]:
+async def delete_all(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
     await asyncio.sleep(0)
     return ChunkAnswer(deleted=tuple(chunk))
 
@@ -23,7 +23,7 @@ async def delete_all(chunk: list[int]) -> ChunkAnswer[int]:
 async def test_keys_of_any_hashable_type_are_deduped_chunked_and_merged() -> None:
     chunks: list[list[int]] = []
 
-    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+    async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         chunks.append(chunk)
         gone = tuple((key, ScopeFailure(str(key), "404", None)) for key in chunk if key % 3 == 0)
         return ChunkAnswer(deleted=tuple(key for key in chunk if key % 3), failed=gone)
@@ -55,7 +55,7 @@ async def test_keys_of_any_hashable_type_are_deduped_chunked_and_merged() -> Non
 async def test_a_pool_of_workers_not_a_task_per_chunk() -> None:
     active = peak = most_tasks = 0
 
-    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+    async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         nonlocal active, peak, most_tasks
         active += 1
         peak = max(peak, active)
@@ -73,7 +73,7 @@ async def test_a_pool_of_workers_not_a_task_per_chunk() -> None:
 
 
 async def test_a_failed_chunk_does_not_stop_the_others_and_errors_keep_chunk_order() -> None:
-    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+    async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         await asyncio.sleep(0.001 * (10 - chunk[0] // 10))  # later chunks finish first
         if chunk[0] in (20, 70):
             raise ServerError(503, None, f"chunk {chunk[0]}")
@@ -90,7 +90,7 @@ async def test_a_failed_chunk_does_not_stop_the_others_and_errors_keep_chunk_ord
 async def test_a_stop_error_settles_the_unsent_chunks_as_unprocessed() -> None:
     sent: list[list[int]] = []
 
-    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+    async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         sent.append(chunk)
         if chunk[0] == 10:
             raise AuthenticationError(401, 15000401, "refused")
@@ -115,7 +115,7 @@ async def test_a_stop_error_settles_the_unsent_chunks_as_unprocessed() -> None:
 async def test_keys_the_server_did_not_get_are_ignored_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+    async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         failures = ((chunk[0], ScopeFailure(str(chunk[0]), "X", None)), (-7, repeated(-7)))
         return ChunkAnswer(deleted=(*chunk[1:], chunk[0], 10_000, 5), failed=failures)
 
@@ -131,7 +131,7 @@ async def test_keys_the_server_did_not_get_are_ignored_and_logged(
 
 
 async def test_keys_of_the_chunk_the_server_does_not_mention_are_unprocessed() -> None:
-    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+    async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         return ChunkAnswer(deleted=tuple(key for key in chunk if key % 2))
 
     result = await run_batch(range(6), send, chunk_size=4, concurrency=2, repeated_failure=repeated)
@@ -164,7 +164,7 @@ async def test_async_progress_reports_never_overlap_and_arrive_in_order() -> Non
 async def test_an_unexpected_exception_propagates_as_itself_and_cancels_the_rest() -> None:
     cancelled = 0
 
-    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+    async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         nonlocal cancelled
         if chunk[0] == 30:
             raise KeyError("bug")
@@ -184,7 +184,7 @@ async def test_an_unexpected_exception_propagates_as_itself_and_cancels_the_rest
 async def test_cancelling_run_batch_cancels_workers() -> None:
     started = asyncio.Event()
 
-    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+    async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         started.set()
         await asyncio.sleep(10)
         return ChunkAnswer()
@@ -200,7 +200,7 @@ async def test_cancelling_run_batch_cancels_workers() -> None:
 
 
 async def test_a_stream_reports_the_batch_exception_and_can_be_closed_unstarted() -> None:
-    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+    async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         raise RuntimeError("closed client")
 
     stream = stream_batch(range(10), send, chunk_size=5, concurrency=1, repeated_failure=repeated)
@@ -226,7 +226,7 @@ async def test_engine_options_are_checked_before_keys_are_read(option: str, valu
 async def test_cancelling_a_stream_consumer_cancels_the_batch_too() -> None:
     started = asyncio.Event()
 
-    async def send(chunk: list[int]) -> ChunkAnswer[int]:
+    async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         started.set()
         await asyncio.sleep(10)
         return ChunkAnswer()
@@ -243,3 +243,26 @@ async def test_cancelling_a_stream_consumer_cancels_the_batch_too() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_chunks_longer_than_a_kilobyte_of_state_are_marked_whole() -> None:
+    # The "server echoed the whole chunk" fast path must mark every key of a long chunk.
+    async def echo(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
+        return ChunkAnswer(tuple(chunk))
+
+    keys = list(range(5000))
+    result = await run_batch(keys, echo, chunk_size=2048, concurrency=2, repeated_failure=repeated)
+    assert result.deleted == tuple(keys) and result.gone == tuple(keys)
+    assert result.ok
+
+
+async def test_echo_in_another_order_still_counts_every_key() -> None:
+    async def reversed_echo(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
+        return ChunkAnswer(tuple(reversed(chunk)))
+
+    keys = [3, 1, 2, 1]
+    result = await run_batch(
+        keys, reversed_echo, chunk_size=2, concurrency=1, repeated_failure=repeated
+    )
+    assert result.deleted == (3, 1, 2)
+    assert [f.scope_id for f in result.failed] == ["1"]

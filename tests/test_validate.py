@@ -159,3 +159,16 @@ def test_positive_int() -> None:
     for wrong in (True, 1.0, "1"):
         with pytest.raises(TypeError):
             check.positive_int(wrong, "chunk_size")
+
+
+def test_scope_ids_fast_path_and_fallback_agree() -> None:
+    plain = [str(n) for n in range(1000)]
+    assert check.scope_ids(iter(plain)) == plain  # a generator is fine
+    mixed = ["1842846715527366528", 7, "ab-c", "\u0661\u0662"]  # int, punctuation, Arabic digits
+    assert check.scope_ids(mixed) == ["1842846715527366528", "7", "ab-c", "\u0661\u0662"]
+    with pytest.raises(ValueError, match=r"scope_ids\[2\]"):
+        check.scope_ids(["1", "2", "", "3"])
+    with pytest.raises(ValueError, match=r"scope_ids\[1\]"):
+        check.scope_ids(["1", "a b"])
+    with pytest.raises(TypeError, match=r"scope_ids\[1\]"):
+        check.scope_ids(["1", 2.0])
