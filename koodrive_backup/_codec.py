@@ -61,6 +61,22 @@ def _structure_str(value: object, _: object) -> str:
     raise ShapeError(f"expected a string, got {type(value).__name__}")
 
 
+def _structure_optional_str(value: object, _: object) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return _structure_str(value, None)
+
+
+def _structure_optional_int(value: object, _: object) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    return _structure_int(value, None)
+
+
+def _structure_optional_timestamp(value: object, _: object) -> datetime | None:
+    return None if value is None else parse_timestamp(value)
+
+
 def _structure_int(value: object, _: object) -> int:
     if type(value) is int:
         return value
@@ -144,6 +160,9 @@ def _optional_hook(converter: Converter) -> Callable[[Any], Callable[[object, An
 
     def factory(tp: Any) -> Callable[[object, Any], Any]:
         inner = next(arg for arg in get_args(tp) if arg is not type(None))
+        direct = _DIRECT_OPTIONALS.get(inner)
+        if direct is not None:  # the common optional fields: one call, not two
+            return direct
         hook = converter.get_structure_hook(inner)
 
         def structure_optional(value: object, _: Any) -> Any:
@@ -152,6 +171,13 @@ def _optional_hook(converter: Converter) -> Callable[[Any], Callable[[object, An
         return structure_optional
 
     return factory
+
+
+_DIRECT_OPTIONALS: dict[object, Callable[[object, Any], Any]] = {
+    str: _structure_optional_str,
+    int: _structure_optional_int,
+    datetime: _structure_optional_timestamp,
+}
 
 
 def _unstructure_datetime(value: datetime) -> str:
@@ -195,7 +221,7 @@ _detailed = _make_converter(detailed=True)
 
 def structure(data: object, cls: type[T]) -> T:
     """Decode wire data into ``cls``; raise ``ShapeError`` naming the offending wire field."""
-    if not isinstance(data, Mapping) and attrs.has(cls):
+    if type(data) is not dict and not isinstance(data, Mapping) and attrs.has(cls):
         raise ShapeError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
     try:
         return _fast.structure(data, cls)

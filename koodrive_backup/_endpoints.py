@@ -286,7 +286,7 @@ def build_bind_device(
         return req
     # Spelled X-traceid on the bindDevice page (reference §1.1); header names are
     # case-insensitive anyway.
-    return attrs.evolve(req, headers=(*req.headers, ("X-traceid", trace_id)))
+    return req._replace(headers=(*req.headers, ("X-traceid", trace_id)))
 
 
 def decode_device(payload: Payload, req: Request) -> DeviceEntity:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Awaitable
 from types import TracebackType
 
 from . import _endpoints as ep
@@ -171,9 +172,12 @@ class LockOps:
     _transport: Transport
     _managed_locks: dict[str, ManagedLock]
 
-    async def _send(self, req: Request, *, retry_unsafe: bool = False) -> Payload:
-        """Send under the retry policy; ``retry_unsafe`` retries a POST/PATCH like a GET."""
-        return await self._transport.call(req, idempotent=True if retry_unsafe else None)
+    def _send(self, req: Request, *, retry_unsafe: bool = False) -> Awaitable[Payload]:
+        """Send under the retry policy; ``retry_unsafe`` retries a POST/PATCH like a GET.
+
+        A plain function returning the transport's coroutine: no extra frame per call.
+        """
+        return self._transport.call(req, idempotent=True if retry_unsafe else None)
 
     def _lock_header(self, lock_id: object) -> str:
         """Validate a lock ID (a header value: no CR/LF) and refuse a lost managed lock."""

@@ -13,9 +13,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from .errors import (
     APIError,
@@ -35,19 +33,34 @@ __all__ = [
     "Request",
     "error_for",
     "json_body",
+    "loads",
     "normalise_code",
     "parse_retry_after",
     "read_payload",
 ]
+
+try:  # an optional accelerator; the standard library is the reference behaviour
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None  # type: ignore[assignment]
+
+# orjson is exact for integers that fit in 64 bits; a longer one (20+ digits, or a minus and
+# 19 digits) may become a float. Digits and "-" map to "1", all else to "0": a run of twenty
+# "1"s is then found by a plain substring search, ~10x cheaper than a regex scan.
+_DIGIT_MAP = bytes(0x31 if chr(byte) in "0123456789-" else 0x30 for byte in range(256))
+_LONG_RUN = b"1" * 20
 
 API_PREFIX = "/koodrive/ose/v1/backup"
 LOCK_HEADER = "x-backup-lock-id"
 Payload = dict[str, Any]
 
 
-@attrs.frozen
-class Request:
-    """One API call as data. ``path`` is the full path (prefix included)."""
+class Request(NamedTuple):
+    """One API call as data. ``path`` is the full path (prefix included).
+
+    A NamedTuple rather than an attrs class: one is built per call, and a tuple is the
+    cheapest immutable value Python has (the success path is measured, see benchmarks/).
+    """
 
     method: str
     path: str
@@ -62,8 +75,9 @@ class Request:
     expects_data: bool = True
 
 
-@attrs.frozen
-class RawResponse:
+class RawResponse(NamedTuple):
+    """What came back: the status, the headers and the body bytes, nothing interpreted."""
+
     status: int
     headers: Mapping[str, str]
     body: bytes
@@ -110,7 +124,7 @@ def read_payload(response: RawResponse, req: Request) -> Payload:
             raise DecodeError(f"{req.method} {req.path}: empty body", status=status)
         return {}
     try:
-        payload = json.loads(response.body)
+        payload = loads(response.body)
     except ValueError:  # includes UnicodeDecodeError
         raise DecodeError(
             f"{req.method} {req.path}: body is not JSON", status=status, body=response.body
@@ -127,9 +141,26 @@ def read_payload(response: RawResponse, req: Request) -> Payload:
     return payload
 
 
+def loads(body: bytes) -> Any:
+    """Parse JSON keeping every integer exact.
+
+    With the optional ``orjson`` installed (``pip install 'koodrive-backup[speedups]'``) a
+    typical answer parses about 2x cheaper. orjson turns integers beyond 64 bits into floats,
+    so a body holding a run of 20 digits (or of 19 after a minus, even inside a string: the
+    check is conservative) goes to the standard library parser, which is exact for any size;
+    so does any body orjson refuses (the standard library is more lenient, e.g. ``NaN``).
+    """
+    if _orjson is not None and _LONG_RUN not in body.translate(_DIGIT_MAP):
+        try:
+            return _orjson.loads(body)
+        except ValueError:
+            pass
+    return json.loads(body)
+
+
 def _json_or_none(body: bytes) -> Payload | None:
     try:
-        payload = json.loads(body)
+        payload = loads(body)
     except ValueError:
         return None
     return payload if type(payload) is dict else None

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import quote, urlsplit
 
 import aiohttp
-from yarl import URL
 
 from ._protocol import Payload, RawResponse, Request, read_payload
 from ._retry import RetryPolicy, retry_after_failure, worth_retrying
@@ -100,59 +99,61 @@ class Transport:
         )
 
     async def _attempt(self, req: Request, number: int) -> Payload:
-        response, used = await self._send_signed(req, number)
+        """One attempt: fresh X-Date and auth headers, send, classify the answer."""
+        x_date = self._x_date()
+        used = self.auth.cached_headers()  # a static bearer token: no call, no await
+        if used is None:
+            used = await self.auth.headers(self._signable(req, x_date))
+            headers = self._headers(req, x_date, used, host=True)  # signed: send it as signed
+        else:
+            headers = self._headers(req, x_date, used, host=False)  # aiohttp derives Host
+        response = await self._send(req, headers, number)
         if response.status == 401 and await self.auth.refresh(used):
-            # Re-asked credential: re-sent once, not counted as an attempt (API.md).
-            response, used = await self._send_signed(req, number)
-            if response.status == 401:
-                self.auth.forget()
+            response = await self._resend_with_new_credential(req, number)
         return read_payload(response, req)
 
-    async def _send_signed(
-        self, req: Request, number: int
-    ) -> tuple[RawResponse, Mapping[str, str]]:
+    async def _resend_with_new_credential(self, req: Request, number: int) -> RawResponse:
+        """After a 401 the credential was asked for again: re-sent once, and this is not
+        counted as an attempt (API.md); a second 401 drops the cached credential."""
         x_date = self._x_date()
-        auth_headers = self.auth.cached_headers()
-        if auth_headers is None:
-            signed = {"x-date": x_date, "x-user-id": self._user_id}
-            signable = SignableRequest(
-                req.method, self._host, req.path, req.query, signed, req.body
-            )
-            auth_headers = await self.auth.headers(signable)
-        headers = {"Host": self._host, "X-Date": x_date, "X-User-Id": self._user_id}
+        used = await self.auth.headers(self._signable(req, x_date))
+        response = await self._send(req, self._headers(req, x_date, used, host=True), number)
+        if response.status == 401:
+            self.auth.forget()
+        return response
+
+    def _signable(self, req: Request, x_date: str) -> SignableRequest:
+        signed = {"x-date": x_date, "x-user-id": self._user_id}
+        return SignableRequest(req.method, self._host, req.path, req.query, signed, req.body)
+
+    def _headers(
+        self, req: Request, x_date: str, auth: Mapping[str, str], *, host: bool
+    ) -> dict[str, str]:
+        headers = {"X-Date": x_date, "X-User-Id": self._user_id}
+        if host:  # a signature covers the Host value: send exactly the one that was signed
+            headers["Host"] = self._host
         if req.body:
             headers["Content-Type"] = "application/json"
         headers.update(req.headers)
-        headers.update(auth_headers)
-        started = time.monotonic()
-        response = await self._send(req, headers)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %d (attempt %d, %.1f ms)",
-                req.method,
-                req.path,
-                response.status,
-                number,
-                (time.monotonic() - started) * 1000,
-            )
-        return response, auth_headers
+        headers.update(auth)
+        return headers
 
-    async def _send(self, req: Request, headers: dict[str, str]) -> RawResponse:
+    async def _send(self, req: Request, headers: dict[str, str], number: int) -> RawResponse:
         """The I/O seam: one HTTP exchange, transport failures mapped to SDK errors."""
         url = self._base + req.path
         if req.query:
             url += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in req.query)
+        started = time.monotonic()
         try:
             async with self._http().request(
                 req.method,
-                URL(url, encoded=True),
+                url,  # only validated ID characters and our own percent-encoding: no requoting
                 data=req.body or None,
                 headers=headers,
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as resp:
-                body = await resp.read()
-                return RawResponse(resp.status, resp.headers, body)
+                response = RawResponse(resp.status, resp.headers, await resp.read())
         except aiohttp.ConnectionTimeoutError as exc:
             raise APITimeoutError(_what(req, exc), request_sent=False) from exc
         except TimeoutError as exc:
@@ -161,6 +162,17 @@ class Transport:
             raise APIConnectionError(_what(req, exc), request_sent=False) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise APIConnectionError(_what(req, exc)) from exc
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed = (time.monotonic() - started) * 1000
+            logger.debug(
+                "%s %s -> %d (attempt %d, %.1f ms)",
+                req.method,
+                req.path,
+                response.status,
+                number,
+                elapsed,
+            )
+        return response
 
 
 def _what(req: Request, exc: BaseException) -> str:

@@ -180,3 +180,58 @@ def test_request_builder_shapes() -> None:
     assert req.headers == (("x-backup-lock-id", "L@101"),)
     assert req.idempotent is False
     assert GET.idempotent is True and DELETE.idempotent is True
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"id": 1842862763295184641}', {"id": 1842862763295184641}),
+        (b'{"id": 18446744073709551615}', {"id": 18446744073709551615}),  # 2**64 - 1
+        (b'{"id": 123456789012345678901234567890}', {"id": 123456789012345678901234567890}),
+        (b'{"ids": [1, -9300000000000000000]}', {"ids": [1, -9300000000000000000]}),
+        (b'{"id": "12345678901234567890123", "n": 5}', {"id": "12345678901234567890123", "n": 5}),
+        (b'{"x": NaN}', None),  # orjson refuses NaN; the standard library accepts it
+        (b"\xff\xfe{\x00}\x00", {}),  # UTF-16: only the standard library detects it
+    ],
+)
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_loads_keeps_every_integer_exact(
+    body: bytes, expected: object, accelerated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from koodrive_backup import _protocol
+
+    if not accelerated:
+        monkeypatch.setattr(_protocol, "_orjson", None)
+    parsed = _protocol.loads(body)
+    if expected is None:
+        assert parsed["x"] != parsed["x"]  # NaN
+    else:
+        assert parsed == expected
+        assert not any(isinstance(v, float) for v in _leaves(parsed))
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def test_loads_uses_the_accelerator_for_ordinary_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from koodrive_backup import _protocol
+
+    if _protocol._orjson is None:
+        pytest.skip("orjson is not installed")
+    calls: list[bytes] = []
+
+    class Spy:
+        @staticmethod
+        def loads(body: bytes) -> object:
+            calls.append(body)
+            return {"spied": True}
+
+    monkeypatch.setattr(_protocol, "_orjson", Spy)
+    assert _protocol.loads(b'{"recordId": "1842862763295184641"}') == {"spied": True}
+    assert _protocol.loads(b'{"id": 123456789012345678901}') == {"id": 123456789012345678901}
+    assert len(calls) == 1  # the long bare number went to the exact parser
