@@ -315,11 +315,9 @@ class _Plan(Generic[K]):
         self.chunk_count = -(-len(self.unique) // chunk_size)
 
     def _scan(self, keys: Iterable[K]) -> int:
-        if isinstance(keys, list):  # usually no repeats: dedupe at C speed, check, done
-            unique = list(dict.fromkeys(keys))
-            if len(unique) == len(keys):
-                self.unique = unique
-                return len(keys)
+        if isinstance(keys, list) and len(set(keys)) == len(keys):
+            self.unique = list(keys)  # no repeats (usual): a set test is ~2x cheaper than a dict
+            return len(keys)
         first_chunk: dict[K, int] = {}  # key -> chunk of its first occurrence; freed on return
         chunk, fill, total = 0, 0, 0
         for position, key in enumerate(keys):

@@ -67,17 +67,23 @@ def scope_id(value: object, position: int) -> str:
     raise TypeError(f"scope_ids[{position}] must be a str or int, not {kind.__name__}")
 
 
+_ID_BYTES = bytes(range(0x21, 0x7F))  # printable ASCII but space: what plain IDs are made of
+
+
 def scope_ids(values: Iterable[object]) -> list[str]:
     """Every element checked by ``scope_id`` (a message names the failing position).
 
-    Plain ASCII letters-and-digits strings, the common case, are checked all at once at C
-    speed (100,000 IDs in ~3 ms instead of ~60 ms with a call each).
+    Plain printable-ASCII strings, the common case, are checked all at once at C speed
+    (100,000 IDs in ~3 ms instead of ~60 ms with a call each).
     """
     items = list(values)
-    if set(map(type, items)) == {str} and all(items):  # non-empty strs: test them as one
+    if list(map(type, items)).count(str) == len(items) and all(items):
+        # Non-empty strs: joined by a comma (itself an allowed character) they hold a space or
+        # a control character exactly when one of them does; bytes.translate deletes every
+        # allowed ASCII character at C speed.
         strings = cast(list[str], items)
-        joined = "".join(strings)
-        if joined.isascii() and joined.isalnum():
+        joined = ",".join(strings)
+        if joined.isascii() and not joined.encode("ascii").translate(None, _ID_BYTES):
             return strings
     checked: list[str] = []
     append = checked.append

@@ -235,3 +235,22 @@ def test_loads_uses_the_accelerator_for_ordinary_bodies(monkeypatch: pytest.Monk
     assert _protocol.loads(b'{"recordId": "1842862763295184641"}') == {"spied": True}
     assert _protocol.loads(b'{"id": 123456789012345678901}') == {"id": 123456789012345678901}
     assert len(calls) == 1  # the long bare number went to the exact parser
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"scopeIdList": ["1842846715527366528", "é", 'a"b', "\u2028"]},
+        {"moduleCode": "101", "n": 5, "none": None, "yes": True, "nested": {"a": [1, 2]}},
+        {"big": 10**30},  # beyond 64 bits: only the standard library writes it
+    ],
+)
+def test_json_body_bytes_do_not_depend_on_the_accelerator(
+    body: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from koodrive_backup import _protocol
+
+    accelerated = _protocol.json_body(body)
+    monkeypatch.setattr(_protocol, "_orjson", None)
+    assert _protocol.json_body(body) == accelerated
+    assert json.loads(accelerated) == body
