@@ -217,14 +217,18 @@ def _make_converter(*, detailed: bool) -> Converter:
 
 _fast = _make_converter(detailed=False)
 _detailed = _make_converter(detailed=True)
+_FAST_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {}
 
 
 def structure(data: object, cls: type[T]) -> T:
     """Decode wire data into ``cls``; raise ``ShapeError`` naming the offending wire field."""
     if type(data) is not dict and not isinstance(data, Mapping) and attrs.has(cls):
         raise ShapeError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+    hook = _FAST_HOOKS.get(cls)
+    if hook is None:  # cattrs' dispatch, once per class rather than once per answer
+        hook = _FAST_HOOKS[cls] = _fast.get_structure_hook(cls)
     try:
-        return _fast.structure(data, cls)
+        return hook(data, cls)  # type: ignore[no-any-return]
     except Exception:
         pass
     try:

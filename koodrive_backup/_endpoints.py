@@ -74,9 +74,10 @@ logger = logging.getLogger("koodrive_backup")
 
 def decode_data(payload: Payload, cls: type[T], req: Request) -> T:
     """Decode ``payload["data"]`` (the usual envelope, reference §1.2) into ``cls``."""
-    if "data" not in payload or payload["data"] is None:
+    data = payload.get("data")
+    if data is None:
         raise DecodeError(f"{req.method} {req.path}: answer has no data", status=200)
-    return decode_top_level(payload["data"], cls, req)
+    return decode_top_level(data, cls, req)
 
 
 def decode_top_level(data: Any, cls: type[T], req: Request) -> T:

@@ -126,21 +126,20 @@ def read_payload(response: RawResponse, req: Request) -> Payload:
     status = response.status
     if not 200 <= status < 300:
         raise error_for(status, _json_or_none(response.body), req, response.headers)
-    if not response.body.strip():
+    body = response.body
+    if not body or body.isspace():  # isspace stops at the first other byte: no copy
         if req.expects_data:
             raise DecodeError(f"{req.method} {req.path}: empty body", status=status)
         return {}
     try:
-        payload = loads(response.body)
+        payload = loads(body)
     except ValueError:  # includes UnicodeDecodeError
         raise DecodeError(
-            f"{req.method} {req.path}: body is not JSON", status=status, body=response.body
+            f"{req.method} {req.path}: body is not JSON", status=status, body=body
         ) from None
     if type(payload) is not dict:
         raise DecodeError(
-            f"{req.method} {req.path}: body is not a JSON object",
-            status=status,
-            body=response.body,
+            f"{req.method} {req.path}: body is not a JSON object", status=status, body=body
         )
     code = payload.get("code")
     if code is not None and code != 0 and normalise_code(code) != 0:
