@@ -18,7 +18,7 @@ import aiohttp
 from ._protocol import Payload, RawResponse, Request, read_payload
 from ._retry import RetryPolicy, retry_after_failure, worth_retrying
 from ._signing import Auth, SignableRequest, XDateClock
-from .errors import APIConnectionError, APITimeoutError, KooDriveError
+from .errors import APIConnectionError, APITimeoutError, AuthenticationError, KooDriveError
 
 __all__ = ["Transport"]
 
@@ -108,19 +108,24 @@ class Transport:
         else:
             headers = self._headers(req, x_date, used, host=False)  # aiohttp derives Host
         response = await self._send(req, headers, number)
-        if response.status == 401 and await self.auth.refresh(used):
-            response = await self._resend_with_new_credential(req, number)
-        return read_payload(response, req)
+        try:
+            return read_payload(response, req)
+        except AuthenticationError:
+            if not await self.auth.refresh(used):
+                raise
+        return await self._resend_with_new_credential(req, number)
 
-    async def _resend_with_new_credential(self, req: Request, number: int) -> RawResponse:
+    async def _resend_with_new_credential(self, req: Request, number: int) -> Payload:
         """After a 401 the credential was asked for again: re-sent once, and this is not
         counted as an attempt (API.md); a second 401 drops the cached credential."""
         x_date = self._x_date()
         used = await self.auth.headers(self._signable(req, x_date))
         response = await self._send(req, self._headers(req, x_date, used, host=True), number)
-        if response.status == 401:
+        try:
+            return read_payload(response, req)
+        except AuthenticationError:
             self.auth.forget()
-        return response
+            raise
 
     def _signable(self, req: Request, x_date: str) -> SignableRequest:
         signed = {"x-date": x_date, "x-user-id": self._user_id}
