@@ -129,7 +129,7 @@ class BackupClient(BulkOps, RecordOps, DeviceOps):
 
     # --- records (seed pages 004 and 000) -----------------------------------------------------
 
-    async def get_record(self, record_id: str, *, lock_id: str | None = None) -> BackupRecord:
+    async def get_record(self, record_id: str, lock_id: str | None = None) -> BackupRecord:
         """View one backup record (``GET /record/{recordId}``).
 
         ``lock_id`` is optional (the reference's example sends one). Raises ``ValueError`` /
@@ -143,7 +143,7 @@ class BackupClient(BulkOps, RecordOps, DeviceOps):
         )
         return ep.decode_data(await self._send(req), BackupRecord, req)
 
-    async def delete_record(self, record_id: str, *, lock_id: str) -> None:
+    async def delete_record(self, record_id: str, lock_id: str) -> None:
         """Delete a backup record and its files (``DELETE /record/{recordId}``); needs a lock.
 
         Retried like any DELETE: a retry after a lost answer meets ``NotFoundError`` (the

@@ -127,3 +127,15 @@ async def test_bad_input_makes_no_request(mocked: Any, client: BackupClient) -> 
 async def test_empty_scope_input_makes_no_request(mocked: Any, client: BackupClient) -> None:
     result = await client.delete_scopes("1", [])
     assert result.ok and result.deleted == () and mocked.requests == {}
+
+
+async def test_lock_id_may_be_passed_positionally_as_api_md_writes_it(
+    mocked: Any, client: BackupClient
+) -> None:
+    url = API + "/record/1"
+    mocked.get(url, payload=RECORD)
+    mocked.delete(url, payload={"code": 0, "msg": "success"})
+    await client.get_record("1", "L@101")
+    await client.delete_record("1", "L@101")
+    assert sent(mocked, "GET", url)[0].kwargs["headers"]["x-backup-lock-id"] == "L@101"
+    assert sent(mocked, "DELETE", url)[0].kwargs["headers"]["x-backup-lock-id"] == "L@101"
