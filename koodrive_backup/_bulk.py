@@ -8,7 +8,6 @@ exactly one of done / ``failed`` / ``unprocessed``, in input order.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from . import _endpoints as ep
 from . import _validate as check
@@ -136,7 +135,7 @@ class BulkOps(LockOps):
         device = check.path_id(device_id, "device_id")
         code = check.module_code(module_code)
         size = check.positive_int(chunk_size, "chunk_size", maximum=MAX_SCOPES_PER_REQUEST)
-        specs = [scope_spec(value, n) for n, value in enumerate(_iterable(scopes, "scopes"))]
+        specs = [scope_spec(value, n) for n, value in enumerate(check.iterable(scopes, "scopes"))]
         created: dict[ScopeSpec, ScopeInfo] = {}
 
         async def send(chunk: list[ScopeSpec]) -> ChunkAnswer[ScopeSpec, ScopeAddFailure]:
@@ -160,18 +159,11 @@ class BulkOps(LockOps):
 # --- delete_records helpers -------------------------------------------------------------------
 
 
-def _iterable(value: object, name: str) -> Iterable[Any]:
-    """An iterable of items; a lone ``str``/``bytes`` (characters) is refused."""
-    if isinstance(value, str | bytes | bytearray) or not isinstance(value, Iterable):
-        raise TypeError(f"{name} must be an iterable, not {type(value).__name__}")
-    return value
-
-
 def _record_ids(values: object) -> list[str]:
     ids = []
-    for position, value in enumerate(_iterable(values, "record_ids")):
-        if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
-            value = str(int(value))
+    for position, value in enumerate(check.iterable(values, "record_ids")):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(int(value))  # exact decimal, as for scope IDs
         ids.append(check.path_id(value, f"record_ids[{position}]"))
     return ids
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Awaitable
 from types import TracebackType
 
@@ -246,18 +245,12 @@ class LockOps:
         raises (``ConflictError`` while the user already holds a lock for the module).
         """
         code = check.module_code(module_code)
-        lifetime = _seconds(lifetime, "lifetime")
+        lifetime = check.positive_seconds(lifetime, "lifetime")
         interval = (
-            lifetime / 2 if renew_interval is None else _seconds(renew_interval, "renew_interval")
+            lifetime / 2
+            if renew_interval is None
+            else check.positive_seconds(renew_interval, "renew_interval")
         )
         if interval >= lifetime:
             raise ValueError("renew_interval must be shorter than the lock lifetime")
         return LockContext(self, code, interval, lifetime)
-
-
-def _seconds(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds")
-    return float(value)

@@ -7,6 +7,7 @@ Each function returns the normalised value or raises ``TypeError`` (wrong type) 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -18,9 +19,11 @@ from .models import ModuleCode
 __all__ = [
     "base_url",
     "header_value",
+    "iterable",
     "module_code",
     "path_id",
     "positive_int",
+    "positive_seconds",
     "scope_id",
     "scope_ids",
 ]
@@ -109,6 +112,22 @@ def module_code(value: object) -> str:
     if text not in _MODULE_CODES:
         raise ValueError(f"module_code must be one of 100, 101, 102, not {text[:20]!r}")
     return text
+
+
+def iterable(value: object, name: str) -> Iterable[object]:
+    """An iterable of items; a lone ``str``/``bytes`` (an iterable of characters) is refused."""
+    if isinstance(value, str | bytes | bytearray) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be an iterable of IDs, not {type(value).__name__}")
+    return value
+
+
+def positive_seconds(value: object, name: str) -> float:
+    """A finite number of seconds > 0 (``bool`` is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive, finite number of seconds")
+    return float(value)
 
 
 def positive_int(value: object, name: str, *, maximum: int | None = None) -> int:

@@ -129,7 +129,7 @@ def _scope_batch(
     device_id = check.path_id(device_id, "device_id")
     check.positive_int(chunk_size, "chunk_size", maximum=MAX_IDS_PER_REQUEST)
     check.positive_int(concurrency, "concurrency")
-    ids = check.scope_ids(_ids(scope_ids))
+    ids = check.scope_ids(check.iterable(scope_ids, "scope_ids"))
 
     async def send(chunk: list[str]) -> ChunkAnswer[str, ScopeFailure]:
         answer = await client._delete_scope_chunk(device_id, chunk)
@@ -146,15 +146,6 @@ def _scope_batch(
         NOT_FOUND_CODE,
         STOP_ERRORS,
     )
-
-
-def _ids(scope_ids: object) -> Iterable[object]:
-    """The iterable itself; a lone ``str``/``bytes`` (an iterable of characters) is refused."""
-    if isinstance(scope_ids, str | bytes | bytearray):
-        raise TypeError(f"scope_ids must be an iterable of IDs, not a {type(scope_ids).__name__}")
-    if not isinstance(scope_ids, Iterable):
-        raise TypeError(f"scope_ids must be an iterable of IDs, not {type(scope_ids).__name__}")
-    return scope_ids
 
 
 def _repeated_scope(scope_id: str) -> ScopeFailure:

@@ -76,8 +76,6 @@ class BackupClient(BulkOps, RecordOps, DeviceOps):
             raise TypeError("auth must be a BearerAuth, HmacAuth or another Auth subclass")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError("retry must be a RetryPolicy")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ValueError("timeout must be a positive number of seconds")
         self.base_url = check.base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.user_id = check.header_value(user_id, "user_id")
         self._transport = Transport(
@@ -85,7 +83,7 @@ class BackupClient(BulkOps, RecordOps, DeviceOps):
             user_id=self.user_id,
             auth=auth if auth is not None else BearerAuth(token),
             retry=retry or RetryPolicy(),
-            timeout=float(timeout),
+            timeout=check.positive_seconds(timeout, "timeout"),
             session=session,
             clock_skew_margin=clock_skew_margin,
             connection_limit=check.positive_int(connection_limit, "connection_limit"),

@@ -172,3 +172,25 @@ def test_scope_ids_fast_path_and_fallback_agree() -> None:
         check.scope_ids(["1", "a b"])
     with pytest.raises(TypeError, match=r"scope_ids\[1\]"):
         check.scope_ids(["1", 2.0])
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (0, ValueError),
+        (-1.5, ValueError),
+        (float("inf"), ValueError),
+        (float("nan"), ValueError),
+        (True, TypeError),
+        ("30", TypeError),
+    ],
+)
+def test_positive_seconds_refused(value: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="timeout"):
+        check.positive_seconds(value, "timeout")
+
+
+@pytest.mark.parametrize("value", ["123", b"123", bytearray(b"1"), 123, None])
+def test_a_lone_string_or_non_iterable_is_not_a_list_of_ids(value: object) -> None:
+    with pytest.raises(TypeError, match="scope_ids"):
+        check.iterable(value, "scope_ids")
