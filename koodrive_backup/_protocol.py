@@ -74,6 +74,9 @@ class Request(NamedTuple):
     #: An empty 2xx body is a success for operations that return nothing, an error otherwise.
     expects_data: bool = True
 
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
 
 class RawResponse(NamedTuple):
     """What came back: the status, the headers and the body bytes, nothing interpreted."""

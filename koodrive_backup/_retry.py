@@ -133,7 +133,7 @@ async def call_with_retries(
     sleep: Sleep = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
     rand: Callable[[], float] = random.random,
-    describe: str = "",
+    describe: object = "",
 ) -> T:
     """Run ``attempt(n)`` (n = 1, 2, ...) under ``policy``; raise the last error at the end."""
     started = clock()
@@ -166,7 +166,7 @@ async def retry_after_failure(
     clock: Callable[[], float] = time.monotonic,
     rand: Callable[[], float] = random.random,
     started: float,
-    describe: str = "",
+    describe: object = "",
 ) -> T:
     """Attempts 2..n after attempt 1 failed with ``first_failure``, in a fresh tenacity loop."""
 

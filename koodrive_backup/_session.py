@@ -11,14 +11,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 
 from ._protocol import Payload, RawResponse, Request, read_payload
-from ._retry import RetryPolicy, retry_after_failure, worth_retrying
+from ._retry import RetryPolicy, call_with_retries
 from ._signing import Auth, SignableRequest, XDateClock
-from .errors import APIConnectionError, APITimeoutError, AuthenticationError, KooDriveError
+from .errors import APIConnectionError, APITimeoutError, AuthenticationError
 
 __all__ = ["Transport"]
 
@@ -79,23 +80,13 @@ class Transport:
 
         The first attempt runs bare; the retry machinery is built only after it failed.
         """
-        self._http()  # fail fast on a closed client
-        started = time.monotonic()
-        try:
-            return await self._attempt(req, 1)
-        except KooDriveError as exc:
-            idempotent = req.idempotent if idempotent is None else idempotent
-            if not worth_retrying(exc, self.retry, idempotent=idempotent):
-                raise
-            failure = exc
-        return await retry_after_failure(
-            lambda number: self._attempt(req, number),
-            failure,
+        # A closed client raises RuntimeError in _send, before any I/O; it is never retried.
+        return await call_with_retries(
+            partial(self._attempt, req),
             self.retry,
-            idempotent=idempotent,
+            idempotent=req.idempotent if idempotent is None else idempotent,
             sleep=self._sleep,
-            started=started,
-            describe=f"{req.method} {req.path}",
+            describe=req,  # formatted by the logger, only if a retry is logged
         )
 
     async def _attempt(self, req: Request, number: int) -> Payload:
