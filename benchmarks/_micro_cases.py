@@ -1,9 +1,9 @@
 """Micro-benchmarks without sockets: decoding one record, and the retry wrapper's toll.
 
 "SDK codec" is what the SDK does with every ``get_record`` answer body: ``read_payload``
-(``json`` + the body ``code`` check) then ``decode_data`` (the cattrs structuring into
-``BackupRecord``). These use package internals on purpose: they time the exact functions
-the client calls.
+(``json`` + the body ``code`` check) then the endpoint's answer decoder (the cattrs
+structuring into ``BackupRecord``). These use package internals on purpose: they time the
+exact functions the client calls.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from tenacity import AsyncRetrying, stop_after_attempt
 
 from koodrive_backup import BackupRecord, RetryPolicy
 from koodrive_backup._codec import structure
-from koodrive_backup._endpoints import build_get_record, decode_data
+from koodrive_backup._endpoints import GET_RECORD
 from koodrive_backup._protocol import RawResponse, read_payload
-from koodrive_backup._retry import call_with_retries
+from koodrive_backup._retry import Retrier
 
 from ._bare_server import RECORD_BODY
 from ._config import RECORD_ID, Sizes
@@ -40,12 +40,12 @@ def _per_call_us(fn: Callable[[], object], loops: int, runs: int) -> Spread:
 
 
 def _decoders() -> dict[str, Callable[[], object]]:
-    request = build_get_record(RECORD_ID, None)
+    request = GET_RECORD.request({"record_id": RECORD_ID})
     response = RawResponse(200, {}, RECORD_BODY)
     data = json.loads(RECORD_BODY)["data"]
     decoders: dict[str, Callable[[], object]] = {
         "json.loads alone": lambda: json.loads(RECORD_BODY),
-        SDK_CODEC: lambda: decode_data(read_payload(response, request), BackupRecord, request),
+        SDK_CODEC: lambda: GET_RECORD.decode(read_payload(response, request), request),
         "SDK structure only (dict -> BackupRecord)": lambda: structure(data, BackupRecord),
         "peer: pydantic model_validate_json": lambda: RecordEnvelope.model_validate_json(
             RECORD_BODY
@@ -100,13 +100,13 @@ async def _async_per_call_us(fn: Callable[[], Awaitable[object]], loops: int, ru
 
 def _wrappers() -> dict[str, Callable[[], Awaitable[object]]]:
     payload: dict[str, Any] = {"code": 0}
-    policy = RetryPolicy()
+    retrier = Retrier(RetryPolicy())
 
     async def attempt(_number: int = 1) -> dict[str, Any]:  # the SDK passes the attempt number
         return payload
 
     async def sdk() -> object:
-        return await call_with_retries(attempt, policy, idempotent=True)
+        return await retrier.run(attempt, idempotent=True)
 
     async def tenacity_loop() -> object:
         async for try_ in AsyncRetrying(stop=stop_after_attempt(4), reraise=True):
@@ -116,7 +116,7 @@ def _wrappers() -> dict[str, Callable[[], Awaitable[object]]]:
 
     return {
         "bare await (no retry wrapper)": attempt,
-        "SDK call_with_retries, success": sdk,
+        "SDK Retrier.run, success": sdk,
         "tenacity AsyncRetrying, one pass": tenacity_loop,
     }
 

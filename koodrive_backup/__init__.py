@@ -5,10 +5,13 @@
 ...     record = await client.get_record("1842862763295184641")
 """
 
-from ._batch import BatchResult, BatchStream, ChunkOutcome
-from ._lock import LockContext, ManagedLock
+from ._batch import BatchResult, ChunkOutcome
+from ._batch_stream import BatchStream
+from ._locks import LockContext, ManagedLock
+from ._protocol import RawResponse
 from ._retry import RetryPolicy
 from ._signing import Auth, BearerAuth, HmacAuth, SignableRequest
+from ._transport import AiohttpTransport, Clock, HttpRequest, SystemClock, Transport
 from .client import BackupClient
 from .errors import (
     APIConnectionError,
@@ -28,6 +31,7 @@ from .errors import (
 from .models import (
     NOT_FOUND_CODE,
     REPEATED_ID_CODE,
+    AddScopesProgress,
     AddScopesResult,
     BackupFile,
     BackupRecord,
@@ -54,7 +58,9 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AddScopesProgress",
     "AddScopesResult",
+    "AiohttpTransport",
     "Auth",
     "AuthenticationError",
     "BackupClient",
@@ -66,6 +72,7 @@ __all__ = [
     "BatchStream",
     "BearerAuth",
     "ChunkOutcome",
+    "Clock",
     "ConfigInfo",
     "ConflictError",
     "CreatedFile",
@@ -74,6 +81,7 @@ __all__ = [
     "DeleteScopesResult",
     "DeviceEntity",
     "HmacAuth",
+    "HttpRequest",
     "KooDriveError",
     "LockContext",
     "LockInfo",
@@ -86,6 +94,7 @@ __all__ = [
     "PermissionDeniedError",
     "REPEATED_ID_CODE",
     "RateLimitError",
+    "RawResponse",
     "RecordFailure",
     "RecordStatus",
     "RetryPolicy",
@@ -95,5 +104,7 @@ __all__ = [
     "ScopeSpec",
     "ServerError",
     "SignableRequest",
+    "SystemClock",
+    "Transport",
     "__version__",
 ]

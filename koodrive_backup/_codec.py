@@ -215,6 +215,8 @@ def _make_converter(*, detailed: bool) -> Converter:
     return converter
 
 
+#: What the fast converter raises for data of the wrong shape (it does not wrap errors).
+_SHAPE_PROBLEMS = (ValueError, TypeError, KeyError, AttributeError, IndexError)
 _fast = _make_converter(detailed=False)
 _detailed = _make_converter(detailed=True)
 _FAST_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {}
@@ -229,8 +231,8 @@ def structure(data: object, cls: type[T]) -> T:
         hook = _FAST_HOOKS[cls] = _fast.get_structure_hook(cls)
     try:
         return hook(data, cls)  # type: ignore[no-any-return]
-    except Exception:
-        pass
+    except _SHAPE_PROBLEMS:
+        pass  # decoded again below, slowly, to name the wire field in the message
     try:
         return _detailed.structure(data, cls)
     except (BaseValidationError, ShapeError, ValueError, TypeError, KeyError) as exc:

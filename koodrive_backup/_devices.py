@@ -1,7 +1,7 @@
 """Devices, their backup scopes and module configs (reference §5, §6, §7).
 
-Field patterns are checked before sending (reference §5.1, §6.1, §7): ``re.ASCII`` makes
-``\\s`` the ASCII whitespace class, as in the (Java) server's patterns.
+Field patterns are checked before sending (``_validate``, reference §5.1, §6.1, §7).
+Adding and deleting scopes are bulk operations: see ``_bulk``.
 """
 
 from __future__ import annotations
@@ -10,20 +10,13 @@ import re
 
 from . import _endpoints as ep
 from . import _validate as check
-from ._lock import LockOps
-from .models import ConfigInfo, DeviceEntity, ModuleCode, ScopeInfo, ScopeSpec
+from ._requester import Operations
+from .models import ConfigInfo, DeviceEntity, ModuleCode, ScopeInfo
 
-__all__ = ["DeviceOps", "scope_spec"]
-
-MACHINE_CODE = re.compile(r"[a-zA-Z0-9_]{1,64}\Z", re.ASCII)
-DEVICE_NAME = re.compile(r"[a-zA-Z0-9\-_\s]{1,32}\Z", re.ASCII)
-DEVICE_OS = re.compile(r"[a-zA-Z0-9_\s]{1,32}\Z", re.ASCII)
-CONFIG_TOKEN = re.compile(r"[a-zA-Z0-9_]{1,32}\Z", re.ASCII)
-TRACE_ID_LENGTH = 58  # reference §1.1
-MAX_SCOPE_PATH = 10000  # reference §6.1
+__all__ = ["DeviceOps"]
 
 
-class DeviceOps(LockOps):
+class DeviceOps(Operations):
     """Device binding, scope listing and module configuration."""
 
     # --- devices (reference §5) ---------------------------------------------------------------
@@ -45,21 +38,21 @@ class DeviceOps(LockOps):
         failure that may have been processed unless ``retry_unsafe=True``. Raises
         ``ValueError``/``TypeError`` before any request, and the ``KooDriveError`` subclasses.
         """
-        req = ep.build_bind_device(
-            pattern_arg(machine_code, "machine_code", MACHINE_CODE),
-            None if device_name is None else pattern_arg(device_name, "device_name", DEVICE_NAME),
-            None if device_os is None else pattern_arg(device_os, "device_os", DEVICE_OS),
-            None if trace_id is None else trace_id_arg(trace_id),
+        return await self._rq.call(
+            ep.BIND_DEVICE,
+            retry_unsafe=retry_unsafe,
+            machine_code=check.matching(machine_code, "machine_code", check.MACHINE_CODE),
+            device_name=_optional(device_name, "device_name", check.DEVICE_NAME),
+            device_os=_optional(device_os, "device_os", check.DEVICE_OS),
+            trace_id=None if trace_id is None else check.trace_id(trace_id),
         )
-        return ep.decode_device(await self._send(req, retry_unsafe=retry_unsafe), req)
 
     async def list_devices(self) -> tuple[DeviceEntity, ...]:
         """All devices bound to the user (``GET /device``; not paged).
 
         Raises the ``KooDriveError`` subclasses (``DecodeError`` for a wrong shape).
         """
-        req = ep.build_list_devices()
-        return ep.decode_list(await self._send(req), DeviceEntity, req)
+        return await self._rq.call(ep.LIST_DEVICES)
 
     async def unbind_device(self, device_id: str) -> DeviceEntity | None:
         """Unbind a device (``DELETE /device/{deviceId}``); returns the device as it was.
@@ -69,8 +62,8 @@ class DeviceOps(LockOps):
         ``ValueError``/``TypeError`` for a bad ID before any request, ``NotFoundError`` for an
         unknown device, and the other ``KooDriveError`` subclasses.
         """
-        req = ep.build_unbind_device(check.path_id(device_id, "device_id"))
-        return ep.decode_unbind_device(await self._send(req), req)
+        device = check.path_id(device_id, "device_id")
+        return await self._rq.call(ep.UNBIND_DEVICE, device_id=device)
 
     # --- scopes (reference §6) ----------------------------------------------------------------
 
@@ -83,10 +76,11 @@ class DeviceOps(LockOps):
         ``TypeError`` before any request, ``NotFoundError`` for an unknown device, and the
         other ``KooDriveError`` subclasses.
         """
-        req = ep.build_list_scopes(
-            check.path_id(device_id, "device_id"), check.module_code(module_code)
+        return await self._rq.call(
+            ep.LIST_SCOPES,
+            device_id=check.path_id(device_id, "device_id"),
+            module_code=check.module_code(module_code),
         )
-        return ep.decode_list_scopes(await self._send(req), req)
 
     # --- configs (reference §7) ---------------------------------------------------------------
 
@@ -99,12 +93,12 @@ class DeviceOps(LockOps):
         before any request, ``NotFoundError`` for an unknown device or item, and the other
         ``KooDriveError`` subclasses.
         """
-        req = ep.build_get_config(
-            check.path_id(device_id, "device_id"),
-            check.module_code(module_code),
-            pattern_arg(config_name, "config_name", CONFIG_TOKEN),
+        return await self._rq.call(
+            ep.GET_CONFIG,
+            device_id=check.path_id(device_id, "device_id"),
+            module_code=check.module_code(module_code),
+            config_name=check.matching(config_name, "config_name", check.CONFIG_TOKEN),
         )
-        return ep.decode_config(await self._send(req), req)
 
     async def update_config(
         self,
@@ -126,14 +120,16 @@ class DeviceOps(LockOps):
         before any request, ``NotFoundError`` for an unknown device or item, and the other
         ``KooDriveError`` subclasses.
         """
-        req = ep.build_update_config(
-            check.path_id(device_id, "device_id"),
-            check.module_code(module_code),
-            pattern_arg(config_name, "config_name", CONFIG_TOKEN),
-            pattern_arg(current_value, "current_value", CONFIG_TOKEN),
-            pattern_arg(new_value, "new_value", CONFIG_TOKEN),
+        token = check.CONFIG_TOKEN
+        return await self._rq.call(
+            ep.UPDATE_CONFIG,
+            retry_unsafe=retry_unsafe,
+            device_id=check.path_id(device_id, "device_id"),
+            module_code=check.module_code(module_code),
+            config_name=check.matching(config_name, "config_name", token),
+            current_config_value=check.matching(current_value, "current_value", token),
+            new_config_value=check.matching(new_value, "new_value", token),
         )
-        return ep.decode_config(await self._send(req, retry_unsafe=retry_unsafe), req)
 
     async def list_configs(
         self, device_id: str, module_code: ModuleCode | str
@@ -143,60 +139,12 @@ class DeviceOps(LockOps):
         Raises ``ValueError``/``TypeError`` before any request, ``NotFoundError`` for an
         unknown device, and the other ``KooDriveError`` subclasses.
         """
-        req = ep.build_list_configs(
-            check.path_id(device_id, "device_id"), check.module_code(module_code)
+        return await self._rq.call(
+            ep.LIST_CONFIGS,
+            device_id=check.path_id(device_id, "device_id"),
+            module_code=check.module_code(module_code),
         )
-        return ep.decode_list(await self._send(req), ConfigInfo, req)
 
 
-# --- argument checks --------------------------------------------------------------------------
-
-
-def pattern_arg(value: object, name: str, pattern: re.Pattern[str]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
-    if not pattern.match(value):
-        raise ValueError(f"{name} must match ^{pattern.pattern.removesuffix(chr(92) + 'Z')}$")
-    return str.__str__(value)
-
-
-def trace_id_arg(value: object) -> str:
-    text = check.header_value(value, "trace_id")
-    if len(text) != TRACE_ID_LENGTH or not (text.isascii() and text.isprintable()):
-        raise ValueError(f"trace_id must be {TRACE_ID_LENGTH} printable ASCII characters")
-    return text
-
-
-def scope_path(value: object, name: str, position: int) -> str:
-    """Empty, or ``/``-rooted without backslash, at most 10000 characters (§6.1)."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise TypeError(f"scopes[{position}].{name} must be a str, not {type(value).__name__}")
-    text = str.__str__(value)
-    if text and (not text.startswith("/") or "\\" in text or len(text) > MAX_SCOPE_PATH):
-        raise ValueError(
-            f"scopes[{position}].{name} must be empty, or start with / and hold no backslash "
-            f"(at most {MAX_SCOPE_PATH} characters)"
-        )
-    return text
-
-
-def scope_spec(value: object, position: int) -> ScopeSpec:
-    """A ``ScopeSpec`` or a ``(local_path, target_folder_path)`` pair; ``None`` = empty."""
-    if isinstance(value, ScopeSpec):
-        local, target = value.local_path, value.target_folder_path
-    elif isinstance(value, tuple) and len(value) == 2:
-        local, target = value
-    else:
-        raise TypeError(
-            f"scopes[{position}] must be a ScopeSpec or a (local_path, target_folder_path) "
-            f"pair, not {type(value).__name__}"
-        )
-    spec = ScopeSpec(
-        scope_path(local, "local_path", position),
-        scope_path(target, "target_folder_path", position),
-    )
-    if not spec.local_path and not spec.target_folder_path:
-        raise ValueError(f"scopes[{position}]: local_path and target_folder_path are both empty")
-    return spec
+def _optional(value: object, name: str, regex: re.Pattern[str]) -> str | None:
+    return None if value is None else check.matching(value, name, regex)

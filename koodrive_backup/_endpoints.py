@@ -1,23 +1,24 @@
-"""Per-endpoint request builders and answer decoders (sans-I/O).
+"""The 19 endpoints of ``/koodrive/ose/v1/backup``, each described once, and their answers.
 
-Each endpoint is a pair: ``build_*`` returns a ``Request`` from already-validated arguments,
-``decode_*`` turns the answer's JSON object into models (raising ``DecodeError``). Section
-numbers refer to ``koodrive-backup-api.md``; the seed pages are the primary spec.
+An endpoint is one ``Endpoint`` value (``_protocol``): method, path template, query and body
+fields, headers and the answer's decoder. The client's public methods check their arguments
+and call these descriptions; nothing else knows an endpoint's wire shape. Section numbers
+refer to ``koodrive-backup-api.md``; the seed pages are the primary spec.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 
 from ._codec import ShapeError, structure, wire_name
-from ._protocol import Payload, Request, request
+from ._protocol import LOCK_HEADER, Endpoint, Payload, Request
 from .errors import DecodeError
 from .models import (
+    BackupFile,
     BackupRecord,
     ConfigInfo,
     CreatedFile,
@@ -26,304 +27,131 @@ from .models import (
     Page,
     ScopeFailure,
     ScopeInfo,
-    ScopeSpec,
 )
 
 __all__ = [
-    "FileFields",
+    "ADD_SCOPES",
+    "BIND_DEVICE",
+    "COMPLETE_RECORD",
+    "CREATE_FILE",
+    "CREATE_LOCK",
+    "CREATE_RECORD",
+    "DELETE_RECORD",
+    "DELETE_SCOPES",
+    "ENDPOINTS",
+    "GET_CONFIG",
+    "GET_RECORD",
+    "LIST_CONFIGS",
+    "LIST_DEVICES",
+    "LIST_FILES",
+    "LIST_RECORDS",
+    "LIST_SCOPES",
+    "MAX_IDS_PER_REQUEST",
+    "RELEASE_LOCK",
+    "RENEW_LOCK",
+    "UNBIND_DEVICE",
+    "UPDATE_CONFIG",
+    "FailedScopeListItem",
     "ScopeAddAnswer",
-    "ScopeAddFailed",
     "ScopeDeleteAnswer",
-    "build_add_scopes",
-    "build_bind_device",
-    "build_complete_record",
-    "build_create_file",
-    "build_create_lock",
-    "build_create_record",
-    "build_delete_record",
-    "build_delete_scopes",
-    "build_get_config",
-    "build_get_record",
-    "build_list_configs",
-    "build_list_devices",
-    "build_list_files",
-    "build_list_records",
-    "build_list_scopes",
-    "build_release_lock",
-    "build_renew_lock",
-    "build_unbind_device",
-    "build_update_config",
-    "decode_add_scopes",
-    "decode_config",
-    "decode_create_file",
-    "decode_create_lock",
-    "decode_data",
-    "decode_delete_scopes",
-    "decode_device",
-    "decode_list",
-    "decode_list_scopes",
-    "decode_page",
-    "decode_record",
-    "decode_top_level",
-    "decode_unbind_device",
+    "data",
+    "items",
+    "page",
+    "top_level",
 ]
 
 T = TypeVar("T")
 logger = logging.getLogger("koodrive_backup")
 
+#: The server takes at most 100 IDs (or scopes) per batch request (seed page 001, §6.1).
+MAX_IDS_PER_REQUEST = 100
 
-def decode_data(payload: Payload, cls: type[T], req: Request) -> T:
-    """Decode ``payload["data"]`` (the usual envelope, reference §1.2) into ``cls``."""
-    data = payload.get("data")
-    if data is None:
-        raise DecodeError(f"{req.method} {req.path}: answer has no data", status=200)
-    return decode_top_level(data, cls, req)
+# --- answer shapes (reference §1.2: {code, msg, data}, lists with nextCursor) ---------------
 
 
-def decode_top_level(data: Any, cls: type[T], req: Request) -> T:
-    """Decode ``data`` into ``cls``; shape problems become ``DecodeError`` with wire names."""
-    try:
-        return structure(data, cls)
-    except ShapeError as exc:
-        raise DecodeError(f"{req.method} {req.path}: {exc}", status=200) from None
+def top_level(cls: type[T]) -> Callable[[Any, Request], T]:
+    """The answer itself (or any JSON value) decoded into ``cls``, wire names in errors."""
+
+    def decode(value: Any, req: Request) -> T:
+        try:
+            return structure(value, cls)
+        except ShapeError as exc:
+            raise DecodeError(f"{req}: {exc}", status=200) from None
+
+    return decode
 
 
-# --- getBackupRecord / deleteBackupRecord (seed pages 004 and 000, reference §3.3, §3.5) ---
+def data(cls: type[T]) -> Callable[[Payload, Request], T]:
+    """``payload["data"]`` (the usual envelope) decoded into ``cls``; it must be there."""
+
+    def decode(payload: Payload, req: Request) -> T:
+        value = payload.get("data")
+        if value is None:
+            raise DecodeError(f"{req}: answer has no data", status=200)
+        try:
+            return structure(value, cls)
+        except ShapeError as exc:
+            raise DecodeError(f"{req}: {exc}", status=200) from None
+
+    return decode
 
 
-def build_get_record(record_id: str, lock_id: str | None) -> Request:
-    return request("GET", f"/record/{record_id}", "getBackupRecord", lock_id=lock_id)
+def optional_data(cls: type[T]) -> Callable[[Payload, Request], T | None]:
+    """Like ``data``, but an answer without ``data`` gives ``None``."""
+    decode_data = data(cls)
+
+    def decode(payload: Payload, req: Request) -> T | None:
+        return None if payload.get("data") is None else decode_data(payload, req)
+
+    return decode
 
 
-def build_delete_record(record_id: str, lock_id: str) -> Request:
-    return request(
-        "DELETE", f"/record/{record_id}", "deleteBackupRecord", lock_id=lock_id, expects_data=False
-    )
+def items(cls: type[T], field: str = "data") -> Callable[[Payload, Request], tuple[T, ...]]:
+    """An unpaged list in ``payload[field]``; absent or ``null`` is an empty list."""
+    decode_item = top_level(cls)
+
+    def decode(payload: Payload, req: Request) -> tuple[T, ...]:
+        return tuple(decode_item(item, req) for item in _list(payload, field, req))
+
+    return decode
 
 
-# --- batchDeleteBackupScope (seed page 001, reference §6.3) ----------------------------------
+def page(cls: type[T]) -> Callable[[Payload, Request], Page[T]]:
+    """A cursor page: ``data`` is the array, ``nextCursor`` beside it (reference §1.2).
+
+    An absent, ``null`` or empty ``nextCursor`` means the last page (§15 item 11 leaves the
+    convention open, so all three are accepted).
+    """
+    decode_items = items(cls)
+
+    def decode(payload: Payload, req: Request) -> Page[T]:
+        cursor = payload.get("nextCursor")
+        if cursor is not None and type(cursor) is not str:
+            raise DecodeError(f"{req}: nextCursor is not a string", status=200)
+        return Page(decode_items(payload, req), cursor or None)
+
+    return decode
+
+
+def _list(payload: Payload, field: str, req: Request) -> list[Any]:
+    value = payload.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DecodeError(f"{req}: {field} is not a list", status=200)
+    return value
 
 
 @attrs.frozen
 class ScopeDeleteAnswer:
-    """The top-level answer of a scope deletion (no ``data`` wrapper)."""
+    """batchDeleteBackupScope's answer, top level (seed page 001): what was deleted, what not."""
 
     scope_id_list: tuple[str, ...] = ()
     failed_scope_list: tuple[ScopeFailure, ...] = ()
 
 
-def build_delete_scopes(device_id: str, scope_ids: list[str]) -> Request:
-    """DELETE with a JSON body ``{"scopeIdList": [...]}``; IDs always sent as JSON strings."""
-    return request(
-        "DELETE",
-        f"/device/{device_id}/scope",
-        "batchDeleteBackupScope",
-        body={"scopeIdList": scope_ids},
-    )
-
-
-def decode_delete_scopes(payload: Payload, req: Request) -> ScopeDeleteAnswer:
-    return decode_top_level(payload, ScopeDeleteAnswer, req)
-
-
-# --- locks (reference §2, §10) ----------------------------------------------------------------
-
-
-def build_create_lock(module_code: str) -> Request:
-    # No body table on the page, but its example sends {"moduleCode": ...} (§2.1).
-    return request("POST", "/lock", "createBackupLock", body={"moduleCode": module_code})
-
-
-def decode_create_lock(payload: Payload, req: Request) -> LockInfo:
-    return decode_data(payload, LockInfo, req)
-
-
-def build_renew_lock(lock_id: str) -> Request:
-    return request("PATCH", "/lock", "renewalBackupLock", lock_id=lock_id, expects_data=False)
-
-
-def build_release_lock(lock_id: str) -> Request:
-    return request("DELETE", "/lock", "releaseBackupLock", lock_id=lock_id, expects_data=False)
-
-
-# --- records (reference §3) -------------------------------------------------------------------
-
-
-def build_create_record(
-    module_code: str, device_id: str, lock_id: str, properties: str | None
-) -> Request:
-    body = {"moduleCode": module_code, "deviceId": device_id}
-    if properties is not None:
-        body["properties"] = properties
-    return request("POST", "/record", "createBackupRecord", body=body, lock_id=lock_id)
-
-
-def decode_record(payload: Payload, req: Request) -> BackupRecord:
-    return decode_data(payload, BackupRecord, req)
-
-
-def build_list_records(
-    module_code: str, page_size: int, cursor: str | None, device_id: str | None
-) -> Request:
-    query: dict[str, str | int | None] = {
-        "moduleCode": module_code,
-        "pageSize": page_size,
-        "cursor": cursor,
-        "deviceId": device_id,
-    }
-    return request("GET", "/record", "listBackupRecord", query=query)
-
-
-def build_complete_record(record_id: str, lock_id: str, properties: str | None) -> Request:
-    # The reference's example sends the body {} when there is nothing to set (§3.4).
-    body = {} if properties is None else {"properties": properties}
-    return request(
-        "PATCH",
-        f"/record/{record_id}",
-        "completeBackup",
-        body=body,
-        lock_id=lock_id,
-        expects_data=False,
-    )
-
-
-def decode_page(payload: Payload, cls: type[T], req: Request) -> Page[T]:
-    """A list answer: ``data`` is the array, ``nextCursor`` beside it (reference §1.2).
-
-    An absent, ``null`` or empty ``nextCursor`` means the last page (§15 item 11 leaves the
-    convention open, so all three are accepted).
-    """
-    data = payload.get("data")
-    if data is None:
-        data = []
-    if not isinstance(data, list):
-        raise DecodeError(f"{req.method} {req.path}: data is not a list", status=200)
-    items = tuple(decode_top_level(item, cls, req) for item in data)
-    cursor = payload.get("nextCursor")
-    if cursor is not None and type(cursor) is not str:
-        raise DecodeError(f"{req.method} {req.path}: nextCursor is not a string", status=200)
-    return Page(items, cursor or None)
-
-
-# --- files (reference §4) ---------------------------------------------------------------------
-
-
 @attrs.frozen
-class FileFields:
-    """The documented BackupFile fields, all optional (createBackupFile's answer is unseen)."""
-
-    file_id: str | None = None
-    file_name: str | None = None
-    sha256: str | None = None
-    size: int | None = None
-    description: str | None = None
-    create_time: datetime | None = None
-
-
-def build_create_file(record_id: str, lock_id: str, body: Mapping[str, Any]) -> Request:
-    return request(
-        "POST", f"/record/{record_id}/file", "createBackupFile", body=body, lock_id=lock_id
-    )
-
-
-def decode_create_file(payload: Payload, req: Request) -> CreatedFile:
-    """Decode what is documented; keep the whole answer in ``raw`` (reference §4.1, §15.4).
-
-    The file was created whatever the answer looks like, so an undocumented shape never
-    raises: a ``data`` that is not an object decodes to all-``None`` fields, and a documented
-    field of an unexpected type is dropped (and logged) rather than failing the call.
-    """
-    data = payload.get("data")
-    fields: dict[str, Any] = {}
-    if isinstance(data, Mapping):
-        for attribute in attrs.fields(FileFields):
-            name = wire_name(attribute.name)
-            if data.get(name) is not None:
-                value = _decode_file_field(data[name], name, req)
-                if value is not _DROPPED:
-                    fields[attribute.name] = value
-    elif data is not None:
-        logger.warning("%s %s: data is not an object; kept in raw", req.method, req.path)
-    return CreatedFile(**fields, raw=payload)
-
-
-_DROPPED = object()
-
-
-def _decode_file_field(value: object, name: str, req: Request) -> Any:
-    try:
-        return getattr(structure({name: value}, FileFields), _snake(name))
-    except ShapeError as exc:
-        logger.warning("%s %s: %s; field dropped, kept in raw", req.method, req.path, exc)
-        return _DROPPED
-
-
-def _snake(wire: str) -> str:
-    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in wire)
-
-
-def build_list_files(
-    record_id: str, page_size: int, cursor: str | None, lock_id: str | None
-) -> Request:
-    query: dict[str, str | int | None] = {"pageSize": page_size, "cursor": cursor}
-    return request(
-        "GET", f"/record/{record_id}/files", "listBackupFile", query=query, lock_id=lock_id
-    )
-
-
-# --- devices (reference §5) -------------------------------------------------------------------
-
-
-def build_bind_device(
-    machine_code: str, device_name: str | None, device_os: str | None, trace_id: str | None
-) -> Request:
-    body = {"machineCode": machine_code}
-    if device_name is not None:
-        body["deviceName"] = device_name
-    if device_os is not None:
-        body["deviceOS"] = device_os
-    req = request("POST", "/device", "bindDevice", body=body)
-    if trace_id is None:
-        return req
-    # Spelled X-traceid on the bindDevice page (reference §1.1); header names are
-    # case-insensitive anyway.
-    return req._replace(headers=(*req.headers, ("X-traceid", trace_id)))
-
-
-def decode_device(payload: Payload, req: Request) -> DeviceEntity:
-    return decode_data(payload, DeviceEntity, req)
-
-
-def build_list_devices() -> Request:
-    return request("GET", "/device", "listBoundDevice")
-
-
-def decode_list(payload: Payload, cls: type[T], req: Request, field: str = "data") -> tuple[T, ...]:
-    """An unpaged list in ``payload[field]``; absent or ``null`` is an empty list."""
-    data = payload.get(field)
-    if data is None:
-        return ()
-    if not isinstance(data, list):
-        raise DecodeError(f"{req.method} {req.path}: {field} is not a list", status=200)
-    return tuple(decode_top_level(item, cls, req) for item in data)
-
-
-def build_unbind_device(device_id: str) -> Request:
-    return request("DELETE", f"/device/{device_id}", "unbindDevice")
-
-
-def decode_unbind_device(payload: Payload, req: Request) -> DeviceEntity | None:
-    """The device just unbound (reference §5.3), or ``None`` when the answer has no data."""
-    if payload.get("data") is None:
-        return None
-    return decode_data(payload, DeviceEntity, req)
-
-
-# --- scopes (reference §6.1, §6.2) ------------------------------------------------------------
-
-
-@attrs.frozen
-class ScopeAddFailed:
+class FailedScopeListItem:
     """One ``failedScopeList`` item of batchAddBackupScope (shape of our fake; [G] in §6.1)."""
 
     error_code: str
@@ -334,67 +162,176 @@ class ScopeAddFailed:
 
 @attrs.frozen
 class ScopeAddAnswer:
-    """The top-level answer of batchAddBackupScope: created scopes and per-item failures."""
+    """batchAddBackupScope's answer, top level: created scopes and per-item failures."""
 
     scope_list: tuple[ScopeInfo, ...] = ()
-    failed_scope_list: tuple[ScopeAddFailed, ...] = ()
+    failed_scope_list: tuple[FailedScopeListItem, ...] = ()
 
 
-def build_add_scopes(device_id: str, module_code: str, scopes: list[ScopeSpec]) -> Request:
-    """POST ``{"moduleCode", "scopeList": [ScopeBaseInfo]}``; an empty path is left out."""
-    items = []
-    for spec in scopes:
-        item = {}
-        if spec.local_path:
-            item["localPath"] = spec.local_path
-        if spec.target_folder_path:
-            item["targetFolderPath"] = spec.target_folder_path
-        items.append(item)
-    body = {"moduleCode": module_code, "scopeList": items}
-    return request("POST", f"/device/{device_id}/scope", "batchAddBackupScope", body=body)
+_decode_scope_add = top_level(ScopeAddAnswer)
 
 
-def decode_add_scopes(payload: Payload, req: Request) -> ScopeAddAnswer:
+def scope_add_answer(payload: Payload, req: Request) -> ScopeAddAnswer:
     failed = payload.get("failedScopeList")
     if isinstance(failed, Mapping):  # typed as one object like the delete call's (§6.3)
         payload = {**payload, "failedScopeList": [failed]}
-    return decode_top_level(payload, ScopeAddAnswer, req)
+    return _decode_scope_add(payload, req)
 
 
-def build_list_scopes(device_id: str, module_code: str) -> Request:
-    query = {"moduleCode": module_code}
-    return request("GET", f"/device/{device_id}/scope", "listBackupScope", query=query)
+def created_file(payload: Payload, req: Request) -> CreatedFile:
+    """Decode what is documented; keep the whole answer in ``raw`` (reference §4.1, §15.4).
+
+    The file was created whatever the answer looks like, so an undocumented shape never
+    raises: a ``data`` that is not an object decodes to all-``None`` fields, and a documented
+    field of an unexpected type is dropped (and logged) rather than failing the call.
+    """
+    value = payload.get("data")
+    fields: dict[str, Any] = {}
+    if isinstance(value, Mapping):
+        for attribute in attrs.fields(CreatedFile):
+            wire = wire_name(attribute.name)
+            if attribute.name != "raw" and value.get(wire) is not None:
+                fields.update(_file_field(attribute.name, wire, value[wire], req))
+    elif value is not None:
+        logger.warning("%s: data is not an object; kept in raw", req)
+    return CreatedFile(**fields, raw=payload)
 
 
-def decode_list_scopes(payload: Payload, req: Request) -> tuple[ScopeInfo, ...]:
-    # Top level, no data wrapper (reference §6.2).
-    return decode_list(payload, ScopeInfo, req, field="scopeList")
+def _file_field(name: str, wire: str, value: object, req: Request) -> dict[str, Any]:
+    """``{name: decoded}``, or ``{}`` (logged) when the value has the wrong type."""
+    try:
+        return {name: getattr(structure({wire: value}, CreatedFile), name)}
+    except ShapeError as exc:
+        logger.warning("%s: %s; field dropped, kept in raw", req, exc)
+        return {}
 
 
-# --- configs (reference §7) -------------------------------------------------------------------
+# --- the endpoints ----------------------------------------------------------------------------
 
+_LOCK = (("lock_id", LOCK_HEADER),)
 
-def build_get_config(device_id: str, module_code: str, config_name: str) -> Request:
-    query = {"moduleCode": module_code, "configName": config_name}
-    return request("GET", f"/device/{device_id}/config", "getConfigInfo", query=query)
+# Locks (§2). createBackupLock has no body table, but its example sends {"moduleCode"} (§2.1).
+CREATE_LOCK = Endpoint("createBackupLock", "POST", "/lock", data(LockInfo), body=("module_code",))
+RENEW_LOCK: Endpoint[None] = Endpoint("renewalBackupLock", "PATCH", "/lock", headers=_LOCK)
+RELEASE_LOCK: Endpoint[None] = Endpoint("releaseBackupLock", "DELETE", "/lock", headers=_LOCK)
 
+# Records (§3; seed pages 004 and 000). completeBackup sends {} when nothing is set (§3.4).
+_RECORD = "/record/{record_id}"
+GET_RECORD = Endpoint("getBackupRecord", "GET", _RECORD, data(BackupRecord), headers=_LOCK)
+DELETE_RECORD: Endpoint[None] = Endpoint("deleteBackupRecord", "DELETE", _RECORD, headers=_LOCK)
+CREATE_RECORD = Endpoint(
+    "createBackupRecord",
+    "POST",
+    "/record",
+    data(BackupRecord),
+    body=("module_code", "device_id", "properties"),
+    headers=_LOCK,
+)
+LIST_RECORDS = Endpoint(
+    "listBackupRecord",
+    "GET",
+    "/record",
+    page(BackupRecord),
+    query=("module_code", "page_size", "cursor", "device_id"),
+)
+COMPLETE_RECORD: Endpoint[None] = Endpoint(
+    "completeBackup", "PATCH", _RECORD, body=("properties",), headers=_LOCK
+)
 
-def decode_config(payload: Payload, req: Request) -> ConfigInfo:
-    return decode_data(payload, ConfigInfo, req)
+# Files (§4).
+CREATE_FILE = Endpoint(
+    "createBackupFile",
+    "POST",
+    _RECORD + "/file",
+    created_file,
+    body=(
+        "file_name",
+        "description",
+        "mime_type",
+        "file_type",
+        "parent_folder",
+        "sha256",
+        "length",
+    ),
+    headers=_LOCK,
+)
+LIST_FILES = Endpoint(
+    "listBackupFile",
+    "GET",
+    _RECORD + "/files",
+    page(BackupFile),
+    query=("page_size", "cursor"),
+    headers=_LOCK,
+)
 
+# Devices (§5). The trace ID header is spelled X-traceid on the bindDevice page (§1.1).
+BIND_DEVICE = Endpoint(
+    "bindDevice",
+    "POST",
+    "/device",
+    data(DeviceEntity),
+    body=("machine_code", "device_name", "device_os"),
+    headers=(("trace_id", "X-traceid"),),
+)
+LIST_DEVICES = Endpoint("listBoundDevice", "GET", "/device", items(DeviceEntity))
+UNBIND_DEVICE = Endpoint(
+    "unbindDevice", "DELETE", "/device/{device_id}", optional_data(DeviceEntity)
+)
 
-def build_update_config(
-    device_id: str, module_code: str, config_name: str, current: str, new: str
-) -> Request:
-    body = {
-        "moduleCode": module_code,
-        "configName": config_name,
-        "currentConfigValue": current,
-        "newConfigValue": new,
-    }
-    return request("PATCH", f"/device/{device_id}/config", "updateConfigInfo", body=body)
+# Scopes (§6; seed page 001). Their answers are top level, without a data wrapper.
+_SCOPE = "/device/{device_id}/scope"
+ADD_SCOPES = Endpoint(
+    "batchAddBackupScope", "POST", _SCOPE, scope_add_answer, body=("module_code", "scope_list")
+)
+LIST_SCOPES = Endpoint(
+    "listBackupScope", "GET", _SCOPE, items(ScopeInfo, "scopeList"), query=("module_code",)
+)
+DELETE_SCOPES = Endpoint(
+    "batchDeleteBackupScope",
+    "DELETE",
+    _SCOPE,
+    top_level(ScopeDeleteAnswer),
+    body=("scope_id_list",),
+)
 
+# Configs (§7).
+_CONFIG = "/device/{device_id}/config"
+GET_CONFIG = Endpoint(
+    "getConfigInfo", "GET", _CONFIG, data(ConfigInfo), query=("module_code", "config_name")
+)
+UPDATE_CONFIG = Endpoint(
+    "updateConfigInfo",
+    "PATCH",
+    _CONFIG,
+    data(ConfigInfo),
+    body=("module_code", "config_name", "current_config_value", "new_config_value"),
+)
+LIST_CONFIGS = Endpoint(
+    "listConfigInfos", "GET", _CONFIG + "s", items(ConfigInfo), query=("module_code",)
+)
 
-def build_list_configs(device_id: str, module_code: str) -> Request:
-    query = {"moduleCode": module_code}
-    return request("GET", f"/device/{device_id}/configs", "listConfigInfos", query=query)
+#: Every endpoint by its route name (the reference's page names).
+ENDPOINTS: dict[str, Endpoint[Any]] = {
+    endpoint.route: endpoint
+    for endpoint in (
+        CREATE_LOCK,
+        RENEW_LOCK,
+        RELEASE_LOCK,
+        GET_RECORD,
+        DELETE_RECORD,
+        CREATE_RECORD,
+        LIST_RECORDS,
+        COMPLETE_RECORD,
+        CREATE_FILE,
+        LIST_FILES,
+        BIND_DEVICE,
+        LIST_DEVICES,
+        UNBIND_DEVICE,
+        ADD_SCOPES,
+        LIST_SCOPES,
+        DELETE_SCOPES,
+        GET_CONFIG,
+        UPDATE_CONFIG,
+        LIST_CONFIGS,
+    )
+}

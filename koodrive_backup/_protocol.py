@@ -1,8 +1,11 @@
-"""Sans-I/O protocol: request values per endpoint, and answers classified into data or errors.
+"""Sans-I/O protocol: endpoint descriptions -> request values; answers -> data or errors.
 
-Nothing here performs I/O: ``_session`` sends a ``Request`` and hands back a ``RawResponse``;
-``read_payload`` turns that into the JSON object or raises the typed error. ``error_for`` is the
-one place where an HTTP status and a body ``code`` become an exception class.
+Nothing here performs I/O. An ``Endpoint`` describes one operation of the API once (method,
+path template, query and body fields, headers, how to read its answer, whether a retry is
+safe); ``Endpoint.request`` turns validated arguments into a ``Request``. ``_session`` sends
+it and hands back a ``RawResponse``; ``read_payload`` turns that into the JSON object or
+raises the typed error. ``error_for`` is the one place where an HTTP status and a body
+``code`` become an exception class.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
+from urllib.parse import urlsplit
 
+from ._codec import wire_name
 from .errors import (
     APIError,
     AuthenticationError,
@@ -29,9 +34,13 @@ from .errors import (
 
 __all__ = [
     "API_PREFIX",
+    "LOCK_HEADER",
+    "Endpoint",
+    "Payload",
     "RawResponse",
     "Request",
     "error_for",
+    "host_header",
     "json_body",
     "loads",
     "normalise_code",
@@ -46,36 +55,138 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 # orjson is exact for integers that fit in 64 bits; a longer one (20+ digits, or a minus and
 # 19 digits) may become a float. Digits and "-" map to "1", all else to "0": a run of twenty
-# "1"s is then found by a plain substring search, ~10x cheaper than a regex scan.
+# "1"s is then found by a plain substring search, far cheaper than a regex scan.
 _DIGIT_MAP = bytes(0x31 if chr(byte) in "0123456789-" else 0x30 for byte in range(256))
 _LONG_RUN = b"1" * 20
 
 API_PREFIX = "/koodrive/ose/v1/backup"
 LOCK_HEADER = "x-backup-lock-id"
 Payload = dict[str, Any]
+T = TypeVar("T")
+Answer = Callable[[Payload, "Request"], T]
+
+
+class Endpoint(Generic[T]):
+    """One operation of the backup API, described once.
+
+    ``template`` is the path under ``API_PREFIX`` with ``{name}`` placeholders; ``query`` and
+    ``body`` name the (snake_case) arguments sent as query parameters or JSON body fields
+    (camelCase on the wire; ``None`` values are left out; ``body=None`` sends no body);
+    ``headers`` maps argument names to header names. ``answer(payload, request)`` decodes a
+    successful answer (``None``: the operation returns nothing and an empty body is fine).
+    GET and DELETE are ``idempotent`` (retried on any transient failure); POST and PATCH are
+    not (see ``_retry``).
+    """
+
+    __slots__ = (
+        "_body",
+        "_path",
+        "_pieces",
+        "_query",
+        "answer",
+        "headers",
+        "idempotent",
+        "method",
+        "route",
+        "template",
+    )
+
+    def __init__(
+        self,
+        route: str,
+        method: str,
+        template: str,
+        answer: Answer[T] | None = None,
+        *,
+        query: tuple[str, ...] = (),
+        body: tuple[str, ...] | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.route = route  # the reference's page name, e.g. "getBackupRecord"
+        self.method = method
+        self.template = template
+        self.answer: Answer[T] = no_answer if answer is None else answer
+        self.headers = headers
+        self.idempotent = method in ("GET", "DELETE")
+        self._path = API_PREFIX + template
+        self._pieces = _split_template(self._path)
+        self._query = tuple((name, wire_name(name)) for name in query)
+        self._body = None if body is None else tuple((name, wire_name(name)) for name in body)
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.route}: {self.method} {self._path}>"
+
+    @property
+    def expects_data(self) -> bool:
+        """Whether a success must carry a body (an empty 2xx is fine when nothing is returned)."""
+        return self.answer is not no_answer
+
+    @property
+    def url_template(self) -> str:
+        """The full path template, e.g. ``/koodrive/ose/v1/backup/record/{record_id}``."""
+        return self._path
+
+    def request(self, values: Mapping[str, Any]) -> Request:
+        """The request for already-validated ``values`` (path, query, body and header args)."""
+        head, field, tail = self._pieces  # every path of this API holds at most one ID
+        path = head if field is None else head + values[field] + tail
+        query: tuple[tuple[str, str], ...] = ()
+        if self._query:
+            query = tuple(
+                (wire, str(values[name]))
+                for name, wire in self._query
+                if values.get(name) is not None
+            )
+        body = b""
+        if self._body is not None:
+            fields = {
+                wire: values[name] for name, wire in self._body if values.get(name) is not None
+            }
+            body = json_body(fields)
+        headers: tuple[tuple[str, str], ...] = ()
+        if self.headers:
+            headers = tuple(
+                [(header, values[name]) for name, header in self.headers if values.get(name)]
+            )
+        return Request(self, path, query, body, headers)
+
+
+def _split_template(path: str) -> tuple[str, str | None, str]:
+    """``"/a/{name}/b"`` -> ``("/a/", "name", "/b")``; no placeholder -> ``(path, None, "")``."""
+    head, brace, rest = path.partition("{")
+    if not brace:
+        return path, None, ""
+    field, _, tail = rest.partition("}")
+    if "{" in tail:
+        raise ValueError(f"a path template holds at most one placeholder: {path!r}")
+    return head, field, tail
+
+
+def no_answer(payload: Payload, req: Request) -> Any:
+    """The answer of an operation that returns nothing: ``None``, whatever the body holds."""
+    return None
 
 
 class Request(NamedTuple):
-    """One API call as data. ``path`` is the full path (prefix included).
+    """One API call as data: its endpoint and what goes on the wire. ``path`` includes the
+    prefix. A tuple because one is built per call and a tuple is Python's cheapest value."""
 
-    A NamedTuple rather than an attrs class: one is built per call, and a tuple is the
-    cheapest immutable value Python has (the success path is measured, see benchmarks/).
-    """
-
-    method: str
+    endpoint: Endpoint[Any]
     path: str
-    route: str  # the reference's page name, e.g. "getBackupRecord" (for logs)
     query: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
-    #: GET and DELETE are retried on any transient failure; POST and PATCH only on failures
-    #: that prove the request was not processed (see ``_retry``).
-    idempotent: bool = True
-    #: An empty 2xx body is a success for operations that return nothing, an error otherwise.
-    expects_data: bool = True
+
+    @property
+    def method(self) -> str:
+        return self.endpoint.method
+
+    @property
+    def route(self) -> str:
+        return self.endpoint.route
 
     def __str__(self) -> str:
-        return f"{self.method} {self.path}"
+        return f"{self.endpoint.method} {self.path}"
 
 
 class RawResponse(NamedTuple):
@@ -86,33 +197,27 @@ class RawResponse(NamedTuple):
     body: bytes
 
 
-def request(
-    method: str,
-    path: str,
-    route: str,
-    *,
-    query: Mapping[str, str | int | None] | None = None,
-    body: Mapping[str, Any] | None = None,
-    lock_id: str | None = None,
-    expects_data: bool = True,
-) -> Request:
-    """Build a ``Request``; ``None`` query values are left out; bodies are compact JSON."""
-    pairs = tuple((k, str(v)) for k, v in query.items() if v is not None) if query else ()
-    return Request(
-        method=method,
-        path=API_PREFIX + path,
-        route=route,
-        query=pairs,
-        body=json_body(body) if body is not None else b"",
-        headers=((LOCK_HEADER, lock_id),) if lock_id is not None else (),
-        idempotent=method in ("GET", "DELETE", "HEAD"),
-        expects_data=expects_data,
-    )
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def host_header(base_url: str) -> str:
+    """The ``Host`` value an HTTP client derives from the URL (RFC 9110 §7.2): the host in
+    lower case (IPv6 in brackets), the port only when it is not the scheme's default.
+
+    The session never sets ``Host`` itself (the transport sends this derived value, as aiohttp
+    does); a signature covers exactly this value.
+    """
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    return host if port is None or port == _DEFAULT_PORTS.get(parts.scheme) else f"{host}:{port}"
 
 
 def json_body(body: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON. orjson, when installed, writes the very same bytes ~5x faster (a
-    100-ID scope list: ~8 -> ~1.5 µs); what it refuses (ints beyond 64 bits) goes to json."""
+    """Compact UTF-8 JSON. orjson, when installed, writes the very same bytes faster; what it
+    refuses (ints beyond 64 bits) goes to the standard library."""
     if _orjson is not None:
         try:
             return _orjson.dumps(body)
@@ -131,7 +236,7 @@ def read_payload(response: RawResponse, req: Request) -> Payload:
         raise error_for(status, _json_or_none(response.body), req, response.headers)
     body = response.body
     if not body or body.isspace():  # isspace stops at the first other byte: no copy
-        if req.expects_data:
+        if req.endpoint.expects_data:
             raise DecodeError(f"{req.method} {req.path}: empty body", status=status)
         return {}
     try:
@@ -153,8 +258,8 @@ def read_payload(response: RawResponse, req: Request) -> Payload:
 def loads(body: bytes) -> Any:
     """Parse JSON keeping every integer exact.
 
-    With the optional ``orjson`` installed (``pip install 'koodrive-backup[speedups]'``) a
-    typical answer parses about 2x cheaper. orjson turns integers beyond 64 bits into floats,
+    With the optional ``orjson`` installed (``pip install 'koodrive-backup[speedups]'``)
+    answers parse cheaper. orjson turns integers beyond 64 bits into floats,
     so a body holding a run of 20 digits (or of 19 after a minus, even inside a string: the
     check is conservative) goes to the standard library parser, which is exact for any size;
     so does any body orjson refuses (the standard library is more lenient, e.g. ``NaN``).

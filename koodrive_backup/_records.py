@@ -1,4 +1,4 @@
-"""Backup records and their files (reference §3, §4): the client's record operations.
+"""Backup records and their files (reference §3, §4; seed pages 004 and 000).
 
 Lists are cursor-paged: ``list_*`` returns one ``Page``; ``iter_*`` walks every page,
 following ``nextCursor`` until it is absent or empty.
@@ -6,25 +6,19 @@ following ``nextCursor`` until it is absent or empty.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from . import _endpoints as ep
 from . import _validate as check
-from ._lock import LockOps
+from ._requester import Operations
 from .errors import DecodeError
 from .models import BackupFile, BackupRecord, CreatedFile, ModuleCode, Page
 
 __all__ = ["PageIterator", "RecordOps"]
 
 T = TypeVar("T")
-
-MAX_PAGE_SIZE = 100  # reference §1.3
-MAX_CURSOR = 1000  # reference §1.3
-MAX_FILE_NAME = 250  # reference §4.1
-BAD_FILE_NAME_CHARS = frozenset('<>|:"*?/')  # reference §4.1
 
 
 class PageIterator(Generic[T]):
@@ -64,8 +58,32 @@ class PageIterator(Generic[T]):
         self._cursor = cursor
 
 
-class RecordOps(LockOps):
-    """Records (create, list, complete) and files (create, list); deletes live on the client."""
+class RecordOps(Operations):
+    """Records (view, create, list, complete, delete) and their files (create, list)."""
+
+    async def get_record(self, record_id: str, lock_id: str | None = None) -> BackupRecord:
+        """View one backup record (``GET /record/{recordId}``).
+
+        ``lock_id`` is optional (the reference's example sends one). Raises ``ValueError`` /
+        ``TypeError`` for a bad ID and ``LockLostError`` for a lost managed lock before any
+        request, ``NotFoundError`` for an unknown record, and the other ``KooDriveError``
+        subclasses for server and transport failures.
+        """
+        rid = check.path_id(record_id, "record_id")
+        lock = None if lock_id is None else self._rq.lock_id(lock_id)
+        return await self._rq.call(ep.GET_RECORD, record_id=rid, lock_id=lock)
+
+    async def delete_record(self, record_id: str, lock_id: str) -> None:
+        """Delete a backup record and its files (``DELETE /record/{recordId}``); needs a lock.
+
+        Retried like any DELETE: a retry after a lost answer meets ``NotFoundError`` (the
+        first attempt deleted it). Raises ``ValueError``/``TypeError`` for bad arguments and
+        ``LockLostError`` for a lost managed lock before any request, ``NotFoundError`` for
+        an unknown record, and the ``KooDriveError`` subclasses for failures (a refused lock
+        is a ``ConflictError`` or another ``APIError``).
+        """
+        rid = check.path_id(record_id, "record_id")
+        await self._rq.call(ep.DELETE_RECORD, record_id=rid, lock_id=self._rq.lock_id(lock_id))
 
     async def create_record(
         self,
@@ -86,13 +104,14 @@ class RecordOps(LockOps):
         for an unknown device, ``ConflictError`` for a refused lock, and the other
         ``KooDriveError`` subclasses.
         """
-        req = ep.build_create_record(
-            check.module_code(module_code),
-            check.path_id(device_id, "device_id"),
-            self._lock_header(lock_id),
-            json_text(properties),
+        return await self._rq.call(
+            ep.CREATE_RECORD,
+            retry_unsafe=retry_unsafe,
+            module_code=check.module_code(module_code),
+            device_id=check.path_id(device_id, "device_id"),
+            lock_id=self._rq.lock_id(lock_id),
+            properties=check.json_text(properties),
         )
-        return ep.decode_record(await self._send(req, retry_unsafe=retry_unsafe), req)
 
     async def list_records(
         self,
@@ -108,13 +127,13 @@ class RecordOps(LockOps):
         Raises ``ValueError``/``TypeError`` for bad arguments before any request, and the
         ``KooDriveError`` subclasses (``DecodeError`` for an answer of the wrong shape).
         """
-        req = ep.build_list_records(
-            check.module_code(module_code),
-            page_size_arg(page_size),
-            cursor_arg(cursor),
-            None if device_id is None else check.path_id(device_id, "device_id"),
+        return await self._rq.call(
+            ep.LIST_RECORDS,
+            module_code=check.module_code(module_code),
+            page_size=check.page_size(page_size),
+            cursor=check.cursor(cursor),
+            device_id=None if device_id is None else check.path_id(device_id, "device_id"),
         )
-        return ep.decode_page(await self._send(req), BackupRecord, req)
 
     def iter_records(
         self,
@@ -130,11 +149,13 @@ class RecordOps(LockOps):
         ``list_records`` raises, from the ``async for``.
         """
         code = check.module_code(module_code)
-        size = page_size_arg(page_size)
+        size = check.page_size(page_size)
         device = None if device_id is None else check.path_id(device_id, "device_id")
 
         async def fetch(cursor: str | None) -> Page[BackupRecord]:
-            return await self.list_records(code, size, cursor, device)
+            return await self._rq.call(
+                ep.LIST_RECORDS, module_code=code, page_size=size, cursor=cursor, device_id=device
+            )
 
         return PageIterator(fetch)
 
@@ -154,10 +175,13 @@ class RecordOps(LockOps):
         ``LockLostError`` before any request, ``NotFoundError`` for an unknown record,
         ``ConflictError`` for a refused lock, and the other ``KooDriveError`` subclasses.
         """
-        req = ep.build_complete_record(
-            check.path_id(record_id, "record_id"), self._lock_header(lock_id), json_text(properties)
+        await self._rq.call(
+            ep.COMPLETE_RECORD,
+            retry_unsafe=retry_unsafe,
+            record_id=check.path_id(record_id, "record_id"),
+            lock_id=self._rq.lock_id(lock_id),
+            properties=check.json_text(properties),
         )
-        await self._send(req, retry_unsafe=retry_unsafe)
 
     # --- files (reference §4) -----------------------------------------------------------------
 
@@ -186,13 +210,22 @@ class RecordOps(LockOps):
         ``LockLostError`` before any request, ``NotFoundError`` for an unknown record, and the
         other ``KooDriveError`` subclasses.
         """
-        body = file_body(file_name, description, mime_type, file_type, parent_folder, sha256)
-        if length is not None:
-            body["length"] = non_negative_int(length, "length")
-        req = ep.build_create_file(
-            check.path_id(record_id, "record_id"), self._lock_header(lock_id), body
+        fields = check.file_fields(
+            file_name,
+            length,
+            description=description,
+            mime_type=mime_type,
+            file_type=file_type,
+            parent_folder=parent_folder,
+            sha256=sha256,
         )
-        return ep.decode_create_file(await self._send(req, retry_unsafe=retry_unsafe), req)
+        return await self._rq.call(
+            ep.CREATE_FILE,
+            retry_unsafe=retry_unsafe,
+            record_id=check.path_id(record_id, "record_id"),
+            lock_id=self._rq.lock_id(lock_id),
+            **fields,
+        )
 
     async def list_files(
         self,
@@ -208,13 +241,13 @@ class RecordOps(LockOps):
         ``TypeError`` (and ``LockLostError`` for a lost managed lock) before any request,
         ``NotFoundError`` for an unknown record, and the other ``KooDriveError`` subclasses.
         """
-        req = ep.build_list_files(
-            check.path_id(record_id, "record_id"),
-            page_size_arg(page_size),
-            cursor_arg(cursor),
-            None if lock_id is None else self._lock_header(lock_id),
+        return await self._rq.call(
+            ep.LIST_FILES,
+            record_id=check.path_id(record_id, "record_id"),
+            page_size=check.page_size(page_size),
+            cursor=check.cursor(cursor),
+            lock_id=self._rq.optional_lock_id(lock_id),
         )
-        return ep.decode_page(await self._send(req), BackupFile, req)
 
     def iter_files(
         self, record_id: str, *, page_size: int = 100, lock_id: str | None = None
@@ -225,106 +258,13 @@ class RecordOps(LockOps):
         raises, from the ``async for``.
         """
         rid = check.path_id(record_id, "record_id")
-        size = page_size_arg(page_size)
+        size = check.page_size(page_size)
         lock = None if lock_id is None else check.header_value(lock_id, "lock_id")
 
         async def fetch(cursor: str | None) -> Page[BackupFile]:
-            return await self.list_files(rid, size, cursor, lock_id=lock)
+            lease = None if lock is None else self._rq.lock_id(lock)
+            return await self._rq.call(
+                ep.LIST_FILES, record_id=rid, page_size=size, cursor=cursor, lock_id=lease
+            )
 
         return PageIterator(fetch)
-
-
-# --- argument checks (reference §1.3, §3.1, §4.1) ---------------------------------------------
-
-
-def json_text(value: object) -> str | None:
-    """``properties``: JSON text as a ``str`` (checked), or a dict/list serialised here."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            json.loads(value)
-        except ValueError:
-            raise ValueError("properties must be JSON text (or a dict/list)") from None
-        return str.__str__(value)
-    if isinstance(value, dict | list):
-        try:
-            return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        except ValueError:
-            raise ValueError("properties must not contain NaN or infinity") from None
-    raise TypeError(f"properties must be a str, dict or list, not {type(value).__name__}")
-
-
-def page_size_arg(value: object) -> int:
-    return check.positive_int(value, "page_size", maximum=MAX_PAGE_SIZE)
-
-
-def cursor_arg(value: object) -> str | None:
-    """An opaque cursor: ``None`` or a non-empty string of at most 1000 characters."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"cursor must be a str or None, not {type(value).__name__}")
-    if not 1 <= len(value) <= MAX_CURSOR:
-        raise ValueError(f"cursor must be 1..{MAX_CURSOR} characters")
-    return str.__str__(value)
-
-
-def non_negative_int(value: object, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0")
-    return int(value)
-
-
-def file_name_arg(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"file_name must be a str, not {type(value).__name__}")
-    if value in ("", ".", ".."):
-        raise ValueError('file_name must not be empty, "." or ".."')
-    if len(value) > MAX_FILE_NAME or not BAD_FILE_NAME_CHARS.isdisjoint(value):
-        raise ValueError(f'file_name must be <= {MAX_FILE_NAME} characters without < > | : " * ? /')
-    return str.__str__(value)
-
-
-def optional_str(value: object, name: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
-
-
-def file_body(
-    file_name: object,
-    description: object,
-    mime_type: object,
-    file_type: object,
-    parent_folder: object,
-    sha256: object,
-) -> dict[str, Any]:
-    """The createBackupFile body without ``length``; ``None`` fields are left out."""
-    body: dict[str, Any] = {"fileName": file_name_arg(file_name)}
-    for wire, value, name in (
-        ("description", description, "description"),
-        ("mimeType", mime_type, "mime_type"),
-        ("fileType", file_type, "file_type"),
-        ("sha256", sha256, "sha256"),
-    ):
-        text = optional_str(value, name)
-        if text is not None:
-            body[wire] = text
-    parents = parent_folder_arg(parent_folder)
-    if parents is not None:
-        body["parentFolder"] = parents
-    return body
-
-
-def parent_folder_arg(value: object) -> list[str] | None:
-    if value is None:
-        return None
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(v, str) and v for v in items):
-        raise TypeError("parent_folder must be a folder ID or a list of non-empty str")
-    if not items:
-        raise ValueError("parent_folder must not be an empty list")
-    return [str.__str__(v) for v in items]

@@ -13,9 +13,10 @@ Rules (API.md "Retry policy"):
 - ``deadline``: before each sleep, if the elapsed time plus the coming sleep passes it, the
   last error is raised instead.
 
-The success path never touches tenacity: the first attempt runs bare, and a fresh
-``AsyncRetrying`` (its state is per call, never shared between tasks) is built only once an
-attempt has failed with a retryable error. That keeps ~40-90 µs per request off the hot path.
+``Retrier`` applies a policy; one is built per client. The success path never touches
+tenacity: the first attempt runs bare, and a tenacity loop (its state is per call, never
+shared between tasks) is built only once an attempt has failed with a retryable error; that
+failure is handed to the loop as its first outcome.
 """
 
 from __future__ import annotations
@@ -30,16 +31,25 @@ from typing import TypeVar
 import attrs
 from tenacity import AsyncRetrying, RetryCallState
 
-from .errors import APIConnectionError, APIError, KooDriveError
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    KooDriveError,
+    LockLostError,
+    PermissionDeniedError,
+)
 
 __all__ = [
     "RETRYABLE_STATUSES",
+    "STOP_ERRORS",
+    "Retrier",
     "RetryPolicy",
     "backoff",
-    "call_with_retries",
+    "is_retryable",
     "next_delay",
-    "retry_after_failure",
-    "worth_retrying",
+    "stops_batch",
 ]
 
 T = TypeVar("T")
@@ -117,100 +127,134 @@ def next_delay(
     return retry_after
 
 
+#: Errors that stop a batch whatever their status: the credential or permission was refused,
+#: or the managed lock the batch runs under is lost.
+STOP_ERRORS: tuple[type[KooDriveError], ...] = (
+    AuthenticationError,
+    PermissionDeniedError,
+    LockLostError,
+)
+
+
+def stops_batch(error: KooDriveError) -> bool:
+    """THE rule for giving up: would every later chunk fail the way this one did?
+
+    Yes for a refused credential or permission, a lost managed lock, a refusal of the request
+    as such (a 4xx other than 408/429: an unknown device, a refused lock, bad parameters) and
+    a server that cannot be reached at all (the connection could not be opened, after
+    retries). No for what may pass (timeouts, resets, 408, 429, 5xx, an unreadable answer) and
+    for a 2xx whose body reports an error.
+    """
+    if isinstance(error, STOP_ERRORS):
+        return True
+    if isinstance(error, APIError):
+        return 400 <= error.status < 500 and error.status not in (408, 429)
+    if isinstance(error, APIConnectionError) and not isinstance(error, APITimeoutError):
+        return not error.request_sent
+    return False
+
+
 # --- tenacity wiring -------------------------------------------------------------------------
 
 
-def worth_retrying(exc: KooDriveError, policy: RetryPolicy, *, idempotent: bool) -> bool:
-    """After a failed first attempt: is there any retry to do at all?"""
-    return policy.max_attempts > 1 and is_retryable(exc, idempotent=idempotent)
+class Retrier:
+    """Runs a call's attempts under ``policy``: built once per client, safe to share.
+
+    ``sleep`` waits between attempts, ``clock`` (monotonic seconds) measures the deadline,
+    ``rand`` draws the jitter: all injectable, so retry tests run in microseconds.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.policy = policy
+        self.sleep = sleep
+        self.clock = clock
+        self.rand = rand
+
+    async def run(
+        self, attempt: Callable[[int], Awaitable[T]], *, idempotent: bool, describe: object = ""
+    ) -> T:
+        """``await attempt(n)`` for n = 1, 2, ... until it succeeds or the policy says stop;
+        then the last error is raised. ``describe`` names the call in the retry log."""
+        started = self.clock()
+        try:
+            return await attempt(1)
+        except KooDriveError as exc:
+            if self.policy.max_attempts == 1 or not is_retryable(exc, idempotent=idempotent):
+                raise
+            first_failure = exc
+        call = _FailedCall(self, idempotent, started, describe)
+        return await call.retry(attempt, first_failure)
 
 
-async def call_with_retries(
-    attempt: Callable[[int], Awaitable[T]],
-    policy: RetryPolicy,
-    *,
-    idempotent: bool,
-    sleep: Sleep = asyncio.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    rand: Callable[[], float] = random.random,
-    describe: object = "",
-) -> T:
-    """Run ``attempt(n)`` (n = 1, 2, ...) under ``policy``; raise the last error at the end."""
-    started = clock()
-    try:
-        return await attempt(1)
-    except KooDriveError as exc:
-        if not worth_retrying(exc, policy, idempotent=idempotent):
-            raise
-        first_failure = exc
-    return await retry_after_failure(
-        attempt,
-        first_failure,
-        policy,
-        idempotent=idempotent,
-        sleep=sleep,
-        clock=clock,
-        rand=rand,
-        started=started,
-        describe=describe,
-    )
+class _FailedCall:
+    """A call whose first attempt failed: tenacity's callbacks, reading this call's state."""
 
+    def __init__(
+        self, retrier: Retrier, idempotent: bool, started: float, describe: object
+    ) -> None:
+        self.retrier = retrier
+        self.policy = retrier.policy
+        self.idempotent = idempotent
+        self.started = started
+        self.describe = describe
+        self._delays: dict[int, float | None] = {}
 
-async def retry_after_failure(
-    attempt: Callable[[int], Awaitable[T]],
-    first_failure: KooDriveError,
-    policy: RetryPolicy,
-    *,
-    idempotent: bool,
-    sleep: Sleep = asyncio.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    rand: Callable[[], float] = random.random,
-    started: float,
-    describe: object = "",
-) -> T:
-    """Attempts 2..n after attempt 1 failed with ``first_failure``, in a fresh tenacity loop."""
+    async def retry(self, attempt: Callable[[int], Awaitable[T]], first_failure: Exception) -> T:
+        retrying = AsyncRetrying(
+            stop=self.stop,
+            wait=self.wait,
+            retry=self.retryable,
+            sleep=self.retrier.sleep,
+            before_sleep=self.log,
+            reraise=True,
+        )
+        async for try_ in retrying:
+            with try_:
+                number = try_.retry_state.attempt_number
+                if number == 1:  # the attempt made before tenacity: its outcome is the failure
+                    raise first_failure
+                result = await attempt(number)
+        return result
 
-    def wait(state: RetryCallState) -> float:
-        exc = _failure(state)
-        delay = next_delay(policy, exc, state.attempt_number - 1, rand)
-        return -1.0 if delay is None else delay  # -1: "do not wait", read by stop()
+    def delay(self, state: RetryCallState) -> float | None:
+        """The wait after attempt ``n`` (``None``: must not wait), drawn once per attempt."""
+        number = state.attempt_number
+        if number not in self._delays:
+            self._delays[number] = next_delay(
+                self.policy, _failure(state), number - 1, self.retrier.rand
+            )
+        return self._delays[number]
 
-    def stop(state: RetryCallState) -> bool:
-        if state.attempt_number >= policy.max_attempts or state.upcoming_sleep < 0:
+    def wait(self, state: RetryCallState) -> float:
+        return self.delay(state) or 0.0
+
+    def stop(self, state: RetryCallState) -> bool:
+        delay = self.delay(state)
+        if delay is None or state.attempt_number >= self.policy.max_attempts:
             return True
-        elapsed = clock() - started
-        return policy.deadline is not None and elapsed + state.upcoming_sleep > policy.deadline
+        deadline = self.policy.deadline
+        return deadline is not None and self.retrier.clock() - self.started + delay > deadline
 
-    def before_sleep(state: RetryCallState) -> None:
+    def retryable(self, state: RetryCallState) -> bool:
+        # CancelledError and programming errors are not KooDriveErrors: re-raised untouched.
+        exc = state.outcome.exception() if state.outcome is not None else None
+        return isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=self.idempotent)
+
+    def log(self, state: RetryCallState) -> None:
         logger.info(
             "retrying %s after attempt %d failed (%s); waiting %.3fs",
-            describe,
+            self.describe,
             state.attempt_number,
             _failure(state),
             state.upcoming_sleep,
         )
-
-    retrying = AsyncRetrying(
-        stop=stop,
-        wait=wait,
-        retry=lambda state: _retryable_outcome(state, idempotent),
-        sleep=sleep,
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    async for try_ in retrying:
-        with try_:
-            number = try_.retry_state.attempt_number
-            if number == 1:  # replay the first attempt's failure into tenacity's state
-                raise first_failure
-            result = await attempt(number)
-    return result
-
-
-def _retryable_outcome(state: RetryCallState, idempotent: bool) -> bool:
-    # CancelledError and programming errors are not KooDriveErrors: re-raised untouched.
-    exc = state.outcome.exception() if state.outcome is not None else None
-    return isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=idempotent)
 
 
 def _failure(state: RetryCallState) -> KooDriveError:

@@ -7,14 +7,16 @@ Each function returns the normalised value or raises ``TypeError`` (wrong type) 
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
 import unicodedata
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from .models import ModuleCode
+from ._protocol import API_PREFIX
+from .models import ModuleCode, ScopeSpec
 
 __all__ = [
     "base_url",
@@ -28,7 +30,6 @@ __all__ = [
     "scope_ids",
 ]
 
-API_PREFIX = "/koodrive/ose/v1/backup"
 _PATH_ID = re.compile(r"[A-Za-z0-9._@=+:-]{1,128}\Z")
 _MODULE_CODES = frozenset(code.value for code in ModuleCode)
 
@@ -96,6 +97,16 @@ def scope_ids(values: Iterable[object]) -> list[str]:
         else:
             append(scope_id(value, position))
     return checked
+
+
+def record_ids(values: object) -> list[str]:
+    """Record IDs: path IDs, or ints (sent as their exact decimal string)."""
+    ids = []
+    for position, value in enumerate(iterable(values, "record_ids")):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(int(value))
+        ids.append(path_id(value, f"record_ids[{position}]"))
+    return ids
 
 
 def _has_space_or_control(text: str) -> bool:
@@ -169,3 +180,152 @@ def base_url(value: object, *, allow_insecure_http: bool) -> str:
         raise ValueError(f"base_url must not include {API_PREFIX}: the SDK adds it")
     header_value(value, "base_url")
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+# --- records and files (reference §1.3, §3.1, §4.1) -------------------------------------------
+
+MAX_PAGE_SIZE = 100  # reference §1.3
+MAX_CURSOR = 1000  # reference §1.3
+MAX_FILE_NAME = 250  # reference §4.1
+BAD_FILE_NAME_CHARS = frozenset('<>|:"*?/')  # reference §4.1
+
+
+def json_text(value: object) -> str | None:
+    """``properties``: JSON text as a ``str`` (checked), or a dict/list serialised here."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            raise ValueError("properties must be JSON text (or a dict/list)") from None
+        return str.__str__(value)
+    if isinstance(value, dict | list):
+        try:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except ValueError:
+            raise ValueError("properties must not contain NaN or infinity") from None
+    raise TypeError(f"properties must be a str, dict or list, not {type(value).__name__}")
+
+
+def page_size(value: object) -> int:
+    return positive_int(value, "page_size", maximum=MAX_PAGE_SIZE)
+
+
+def cursor(value: object) -> str | None:
+    """An opaque cursor: ``None`` or a non-empty string of at most 1000 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"cursor must be a str or None, not {type(value).__name__}")
+    if not 1 <= len(value) <= MAX_CURSOR:
+        raise ValueError(f"cursor must be 1..{MAX_CURSOR} characters")
+    return str.__str__(value)
+
+
+def non_negative_int(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0")
+    return int(value)
+
+
+def file_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"file_name must be a str, not {type(value).__name__}")
+    if value in ("", ".", ".."):
+        raise ValueError('file_name must not be empty, "." or ".."')
+    if len(value) > MAX_FILE_NAME or not BAD_FILE_NAME_CHARS.isdisjoint(value):
+        raise ValueError(f'file_name must be <= {MAX_FILE_NAME} characters without < > | : " * ? /')
+    return str.__str__(value)
+
+
+def optional_str(value: object, name: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return None if value is None else str.__str__(value)
+    raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+
+
+def file_fields(name: object, length: object, **texts: object) -> dict[str, Any]:
+    """createBackupFile's arguments: ``file_name``, ``length``, the optional strings in
+    ``texts`` (``description``, ``mime_type``, ``file_type``, ``sha256``) and
+    ``parent_folder`` (a folder ID or a list of them), each checked."""
+    fields: dict[str, Any] = {"file_name": file_name(name)}
+    fields["length"] = None if length is None else non_negative_int(length, "length")
+    fields["parent_folder"] = parent_folder(texts.pop("parent_folder", None))
+    fields.update((key, optional_str(value, key)) for key, value in texts.items())
+    return fields
+
+
+def parent_folder(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str) and v for v in items):
+        raise TypeError("parent_folder must be a folder ID or a list of non-empty str")
+    if not items:
+        raise ValueError("parent_folder must not be an empty list")
+    return [str.__str__(v) for v in items]
+
+
+# --- devices, scopes, configs (reference §5.1, §6.1, §7) ---------------------------------------
+# ``re.ASCII`` makes ``\\s`` the ASCII whitespace class, as in the (Java) server's patterns.
+
+MACHINE_CODE = re.compile(r"[a-zA-Z0-9_]{1,64}\Z", re.ASCII)
+DEVICE_NAME = re.compile(r"[a-zA-Z0-9\-_\s]{1,32}\Z", re.ASCII)
+DEVICE_OS = re.compile(r"[a-zA-Z0-9_\s]{1,32}\Z", re.ASCII)
+CONFIG_TOKEN = re.compile(r"[a-zA-Z0-9_]{1,32}\Z", re.ASCII)
+TRACE_ID_LENGTH = 58  # reference §1.1
+MAX_SCOPE_PATH = 10000  # reference §6.1
+
+
+def matching(value: object, name: str, regex: re.Pattern[str]) -> str:
+    """A str matching ``regex`` (one of the field patterns above)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if not regex.match(value):
+        raise ValueError(f"{name} must match ^{regex.pattern.removesuffix(chr(92) + 'Z')}$")
+    return str.__str__(value)
+
+
+def trace_id(value: object) -> str:
+    text = header_value(value, "trace_id")
+    if len(text) != TRACE_ID_LENGTH or not (text.isascii() and text.isprintable()):
+        raise ValueError(f"trace_id must be {TRACE_ID_LENGTH} printable ASCII characters")
+    return text
+
+
+def scope_path(value: object, name: str, position: int) -> str:
+    """Empty, or ``/``-rooted without backslash, at most 10000 characters (§6.1)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"scopes[{position}].{name} must be a str, not {type(value).__name__}")
+    text = str.__str__(value)
+    if text and (not text.startswith("/") or "\\" in text or len(text) > MAX_SCOPE_PATH):
+        raise ValueError(
+            f"scopes[{position}].{name} must be empty, or start with / and hold no backslash "
+            f"(at most {MAX_SCOPE_PATH} characters)"
+        )
+    return text
+
+
+def scope_spec(value: object, position: int) -> ScopeSpec:
+    """A ``ScopeSpec`` or a ``(local_path, target_folder_path)`` pair; ``None`` = empty."""
+    if isinstance(value, ScopeSpec):
+        local, target = value.local_path, value.target_folder_path
+    elif isinstance(value, tuple) and len(value) == 2:
+        local, target = value
+    else:
+        raise TypeError(
+            f"scopes[{position}] must be a ScopeSpec or a (local_path, target_folder_path) "
+            f"pair, not {type(value).__name__}"
+        )
+    spec = ScopeSpec(
+        scope_path(local, "local_path", position),
+        scope_path(target, "target_folder_path", position),
+    )
+    if not spec.local_path and not spec.target_folder_path:
+        raise ValueError(f"scopes[{position}]: local_path and target_folder_path are both empty")
+    return spec

@@ -1,9 +1,9 @@
 """``BackupClient``: the public async API, one method per operation.
 
-The operations are grouped in private mixins so that each module stays readable:
-``_lock`` (locks, the managed lock, and the shared plumbing), ``_records`` (records and
-files), ``_devices`` (devices, scopes, configs) and ``_bulk`` (``delete_records``,
-``add_scopes``). Request building and decoding live in ``_endpoints``.
+The client is its operation groups (``_locks``, ``_records``, ``_devices``, ``_bulk``) over one
+``Requester``, which holds the ``Session`` (signing, retries, the transport) and the managed
+locks. Each method checks its arguments and calls an endpoint description of
+``_endpoints``; the bulk operations run on the engine of ``_batch``.
 
 Retries (API.md "Retry policy"): GET and DELETE are retried on any transient failure. POST
 and PATCH are retried only on failures that prove the request was not processed (the
@@ -13,30 +13,24 @@ connection could not be opened, 429, 503 with ``Retry-After``); each POST/PATCH 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
-from . import _endpoints as ep
 from . import _validate as check
-from . import batching
 from ._bulk import BulkOps
 from ._devices import DeviceOps
-from ._lock import ManagedLock
+from ._locks import LockOps
 from ._records import RecordOps
+from ._requester import Requester
 from ._retry import RetryPolicy
-from ._session import Transport
+from ._session import Session
 from ._signing import Auth, BearerAuth
-from .batching import BatchStream, ProgressCallback
-from .models import BackupRecord, DeleteScopesResult, ScopeFailure
-
-if TYPE_CHECKING:  # aiohttp stays in _session (DESIGN.md); here it is only an annotation
-    import aiohttp
+from ._transport import AiohttpTransport, ClientSession, Clock, SystemClock, Transport
 
 __all__ = ["BackupClient"]
 
 
-class BackupClient(BulkOps, RecordOps, DeviceOps):
+class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
     """Async client of the KooDrive backup API (``/koodrive/ose/v1/backup``).
 
     Use it as ``async with BackupClient(...) as client:`` or call ``await client.close()``.
@@ -51,8 +45,10 @@ class BackupClient(BulkOps, RecordOps, DeviceOps):
 
     Extra keyword options: ``clock_skew_margin`` (seconds ``X-Date`` is backdated so that a
     server clock slightly behind ours never sees a future time; default 5),
-    ``connection_limit`` (size of the connection pool we create; default 100) and ``sleep``
-    (the coroutine used to wait between retries; a test hook).
+    ``connection_limit`` (size of the connection pool we create; default 100), and the I/O
+    seam: ``transport`` (a ``Transport`` performing each HTTP exchange, instead of aiohttp;
+    not with ``session``) and ``clock`` (a ``Clock``: wall time for ``X-Date``, monotonic
+    time and ``sleep`` for retries and lock renewal).
     """
 
     def __init__(
@@ -64,11 +60,12 @@ class BackupClient(BulkOps, RecordOps, DeviceOps):
         auth: Auth | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
-        session: aiohttp.ClientSession | None = None,
+        session: ClientSession | None = None,
         allow_insecure_http: bool = False,
         clock_skew_margin: float = 5.0,
         connection_limit: int = 100,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if (token is None) == (auth is None):
             raise TypeError("pass exactly one of token= or auth=")
@@ -76,41 +73,40 @@ class BackupClient(BulkOps, RecordOps, DeviceOps):
             raise TypeError("auth must be a BearerAuth, HmacAuth or another Auth subclass")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError("retry must be a RetryPolicy")
+        if transport is not None and session is not None:
+            raise TypeError("pass session= or transport=, not both")
         self.base_url = check.base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.user_id = check.header_value(user_id, "user_id")
-        self._transport = Transport(
+        limit = check.positive_int(connection_limit, "connection_limit")
+        session_ = Session(
             self.base_url,
             user_id=self.user_id,
             auth=auth if auth is not None else BearerAuth(token),
             retry=retry or RetryPolicy(),
             timeout=check.positive_seconds(timeout, "timeout"),
-            session=session,
+            transport=transport or AiohttpTransport(session, connection_limit=limit),
+            clock=clock or SystemClock(),
             clock_skew_margin=clock_skew_margin,
-            connection_limit=check.positive_int(connection_limit, "connection_limit"),
-            sleep=sleep,
         )
-        #: Locks held by ``lock()`` contexts, by ID: operations refuse a lost one.
-        self._managed_locks: dict[str, ManagedLock] = {}
+        super().__init__(Requester(session_))
 
     def __repr__(self) -> str:
-        return (
-            f"BackupClient({self.base_url!r}, user_id={self.user_id!r}, "
-            f"auth={self._transport.auth!r})"
-        )
+        auth = self._rq.session.auth
+        return f"BackupClient({self.base_url!r}, user_id={self.user_id!r}, auth={auth!r})"
 
     @property
     def retry(self) -> RetryPolicy:
         """The retry policy every call of this client runs under."""
-        return self._transport.retry
+        return self._rq.session.retrier.policy
 
     @property
     def closed(self) -> bool:
         """True once ``close()`` was called; calls then raise ``RuntimeError``."""
-        return self._transport.closed
+        return self._rq.closed
 
     async def close(self) -> None:
         """Close the client (and its session, unless borrowed). Idempotent."""
-        await self._transport.close()
+        await self._rq.session.close()
 
     async def __aenter__(self) -> Self:
         if self.closed:
@@ -124,98 +120,3 @@ class BackupClient(BulkOps, RecordOps, DeviceOps):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    # --- records (seed pages 004 and 000) -----------------------------------------------------
-
-    async def get_record(self, record_id: str, lock_id: str | None = None) -> BackupRecord:
-        """View one backup record (``GET /record/{recordId}``).
-
-        ``lock_id`` is optional (the reference's example sends one). Raises ``ValueError`` /
-        ``TypeError`` for a bad ID and ``LockLostError`` for a lost managed lock before any
-        request, ``NotFoundError`` for an unknown record, and the other ``KooDriveError``
-        subclasses for server and transport failures.
-        """
-        req = ep.build_get_record(
-            check.path_id(record_id, "record_id"),
-            None if lock_id is None else self._lock_header(lock_id),
-        )
-        return ep.decode_data(await self._send(req), BackupRecord, req)
-
-    async def delete_record(self, record_id: str, lock_id: str) -> None:
-        """Delete a backup record and its files (``DELETE /record/{recordId}``); needs a lock.
-
-        Retried like any DELETE: a retry after a lost answer meets ``NotFoundError`` (the
-        first attempt deleted it). Raises ``ValueError``/``TypeError`` for bad arguments and
-        ``LockLostError`` for a lost managed lock before any request, ``NotFoundError`` for
-        an unknown record, and the ``KooDriveError`` subclasses for failures (a refused lock
-        is a ``ConflictError`` or another ``APIError``).
-        """
-        req = ep.build_delete_record(
-            check.path_id(record_id, "record_id"), self._lock_header(lock_id)
-        )
-        await self._send(req)
-
-    # --- scopes (seed page 001) ---------------------------------------------------------------
-
-    async def delete_scopes(
-        self,
-        device_id: str,
-        scope_ids: Iterable[str | int],
-        *,
-        chunk_size: int = 100,
-        concurrency: int = 8,
-        on_progress: ProgressCallback | None = None,
-    ) -> DeleteScopesResult:
-        """Delete any number of backup scopes of a device, accounting for every input ID.
-
-        ``scope_ids``: any iterable of ``str`` or ``int`` (sent as its exact decimal string),
-        checked before any request. The unique IDs go in chunks of ``chunk_size`` (1..100),
-        at most ``concurrency`` requests in flight, each retried as usual. Every input
-        occurrence lands in exactly one of ``deleted``, ``failed`` (the server's code, or
-        ``15000424`` for a repeat in the input, which is sent once) or ``unprocessed`` (its
-        request failed after retries: the exception is in ``errors``), each in input order.
-        Nothing is raised for a partial failure: check ``result.ok``, feed
-        ``result.unprocessed`` into a new call. ``result.gone`` lists the IDs known to be
-        absent now (deleted, or ``15000418`` not found, which is what a retry reports after
-        an answer was lost). ``on_progress`` gets a ``BatchProgress`` after each chunk.
-        See ``koodrive_backup.batching.delete_scopes`` for the full contract.
-        """
-        return await batching.delete_scopes(
-            self,
-            device_id,
-            scope_ids,
-            chunk_size=chunk_size,
-            concurrency=concurrency,
-            on_progress=on_progress,
-        )
-
-    def iter_delete_scopes(
-        self,
-        device_id: str,
-        scope_ids: Iterable[str | int],
-        *,
-        chunk_size: int = 100,
-        concurrency: int = 8,
-        on_progress: ProgressCallback | None = None,
-    ) -> BatchStream[str, ScopeFailure]:
-        """``delete_scopes`` as a stream of per-chunk ``ChunkOutcome`` s (arguments checked now).
-
-        ``async with client.iter_delete_scopes(dev, ids) as stream: async for outcome in
-        stream: ...``; ``stream.result`` is the merged result afterwards. Leaving the block
-        early cancels the requests in flight.
-        """
-        return batching.iter_delete_scopes(
-            self,
-            device_id,
-            scope_ids,
-            chunk_size=chunk_size,
-            concurrency=concurrency,
-            on_progress=on_progress,
-        )
-
-    async def _delete_scope_chunk(
-        self, device_id: str, scope_ids: list[str]
-    ) -> ep.ScopeDeleteAnswer:
-        """One ``batchDeleteBackupScope`` request (≤ 100 validated IDs), retried as usual."""
-        req = ep.build_delete_scopes(device_id, scope_ids)
-        return ep.decode_delete_scopes(await self._transport.call(req), req)

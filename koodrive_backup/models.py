@@ -17,6 +17,7 @@ import attrs
 from .errors import KooDriveError
 
 __all__ = [
+    "AddScopesProgress",
     "AddScopesResult",
     "BackupFile",
     "BackupRecord",
@@ -151,22 +152,19 @@ class ScopeFailure:
     msg: str | None = None
 
 
-@attrs.frozen
-class DeleteScopesResult:
-    """What a (batched) scope deletion did with every input ID.
+class _Deletion:
+    """What the two delete results share: ``ok`` and ``gone``, defined once.
 
-    Each input occurrence is in exactly one of ``deleted``, ``failed`` or ``unprocessed``, each
-    in input order. ``errors`` holds one exception per request that failed after retries, in
-    chunk order; its IDs are in ``unprocessed`` and can be fed into a new call.
+    Subclasses name how a failure refers to its ID (``_failure_id``) and which failures mean
+    the ID is absent now (``_absent``).
     """
 
-    deleted: tuple[str, ...] = ()
-    failed: tuple[ScopeFailure, ...] = ()
-    unprocessed: tuple[str, ...] = ()
-    errors: tuple[KooDriveError, ...] = ()
-    #: The unique IDs known to be absent now, in input order (set by the batch helper, which
-    #: knows the input order; otherwise derived from ``deleted`` and ``failed``).
-    gone_ids: tuple[str, ...] | None = attrs.field(default=None, kw_only=True, repr=False, eq=False)
+    __slots__ = ()
+
+    deleted: tuple[str, ...]
+    failed: tuple[Any, ...]
+    unprocessed: tuple[str, ...]
+    gone_ids: tuple[str, ...] | None
 
     @property
     def ok(self) -> bool:
@@ -175,15 +173,47 @@ class DeleteScopesResult:
 
     @property
     def gone(self) -> tuple[str, ...]:
-        """Unique IDs in ``deleted`` or failed with ``15000418`` (not found), in input order.
-
-        A scope that was deleted by an attempt whose answer was lost is reported as not found by
-        the retry: either way it is gone now, which is what a cleanup needs to know.
-        """
+        """Unique IDs known to be absent now, in input order: deleted, or refused as not
+        found. An ID deleted by an attempt whose answer was lost is reported as not found by
+        the retry: either way it is gone, which is what a cleanup needs to know."""
         if self.gone_ids is not None:
             return self.gone_ids
-        not_found = (f.scope_id for f in self.failed if f.error_code == NOT_FOUND_CODE)
+        not_found = (self._failure_id(f) for f in self.failed if self._absent(f))
         return tuple(dict.fromkeys((*self.deleted, *not_found)))
+
+    @staticmethod
+    def _failure_id(failure: Any) -> str:
+        raise NotImplementedError
+
+    @staticmethod
+    def _absent(failure: Any) -> bool:
+        raise NotImplementedError
+
+
+@attrs.frozen
+class DeleteScopesResult(_Deletion):
+    """What a (batched) scope deletion did with every input ID.
+
+    Each input occurrence is in exactly one of ``deleted``, ``failed`` or ``unprocessed``, each
+    in input order. ``errors`` holds one exception per request that failed after retries, in
+    chunk order; its IDs are in ``unprocessed`` and can be fed into a new call. ``gone``: the
+    IDs deleted or failed with ``15000418`` (not found).
+    """
+
+    deleted: tuple[str, ...] = ()
+    failed: tuple[ScopeFailure, ...] = ()
+    unprocessed: tuple[str, ...] = ()
+    errors: tuple[KooDriveError, ...] = ()
+    #: ``gone`` as the batch helper computed it in input order (derived when not given).
+    gone_ids: tuple[str, ...] | None = attrs.field(default=None, kw_only=True, repr=False, eq=False)
+
+    @staticmethod
+    def _failure_id(failure: ScopeFailure) -> str:
+        return failure.scope_id
+
+    @staticmethod
+    def _absent(failure: ScopeFailure) -> bool:
+        return failure.error_code == NOT_FOUND_CODE
 
 
 @attrs.frozen
@@ -193,6 +223,17 @@ class BatchProgress:
     done: int
     total: int
     deleted: int
+    failed: int
+    unprocessed: int
+
+
+@attrs.frozen
+class AddScopesProgress:
+    """Running counts of ``add_scopes``, in input occurrences (duplicates included)."""
+
+    done: int
+    total: int
+    added: int
     failed: int
     unprocessed: int
 
@@ -234,40 +275,30 @@ class RecordFailure:
 
 
 @attrs.frozen
-class DeleteRecordsResult:
+class DeleteRecordsResult(_Deletion):
     """What ``delete_records`` did with every input ID (the accounting of ``delete_scopes``).
 
     Each input occurrence is in exactly one of ``deleted``, ``failed`` or ``unprocessed``, each
     in input order. ``failed`` holds definitive refusals (HTTP 4xx such as 404, 409) and
     repeats; ``unprocessed`` the IDs whose request failed after retries (their exceptions are in
     ``errors``) or was never sent (lock lost, batch stopped): they can be fed into a new call.
+    ``gone``: the IDs deleted or refused with HTTP 404 (not found).
     """
 
     deleted: tuple[str, ...] = ()
     failed: tuple[RecordFailure, ...] = ()
     unprocessed: tuple[str, ...] = ()
     errors: tuple[KooDriveError, ...] = ()
-    #: The unique IDs known to be absent now, in input order (set by ``delete_records``,
-    #: which knows the input order; otherwise derived from ``deleted`` and ``failed``).
-    #: Derived data: not part of equality.
+    #: ``gone`` as ``delete_records`` computed it in input order (derived when not given).
     gone_ids: tuple[str, ...] | None = attrs.field(default=None, kw_only=True, repr=False, eq=False)
 
-    @property
-    def ok(self) -> bool:
-        """True when every input ID was deleted."""
-        return not self.failed and not self.unprocessed
+    @staticmethod
+    def _failure_id(failure: RecordFailure) -> str:
+        return failure.record_id
 
-    @property
-    def gone(self) -> tuple[str, ...]:
-        """Unique IDs in ``deleted`` or failed with HTTP 404 (not found), in input order.
-
-        A record deleted by an attempt whose answer was lost is reported as not found by the
-        retry (DELETE is retried): either way it is gone now.
-        """
-        if self.gone_ids is not None:
-            return self.gone_ids
-        not_found = (f.record_id for f in self.failed if f.status == 404)
-        return tuple(dict.fromkeys((*self.deleted, *not_found)))
+    @staticmethod
+    def _absent(failure: RecordFailure) -> bool:
+        return failure.status == 404
 
 
 @attrs.frozen

@@ -16,8 +16,7 @@ from koodrive_backup import (
     ModuleCode,
     NotFoundError,
 )
-from koodrive_backup._endpoints import decode_device, decode_list, decode_unbind_device
-from koodrive_backup._protocol import request
+from koodrive_backup import _endpoints as ep
 from koodrive_backup.testing import FakeKooDrive, Fault
 
 TRACE = "t" * 58
@@ -123,7 +122,7 @@ def test_decode_the_reference_device_examples() -> None:
         "code": 0,
         "msg": "success",
     }
-    devices = decode_list(listed, DeviceEntity, request("GET", "/device", "listBoundDevice"))
+    devices = ep.LIST_DEVICES.answer(listed, ep.LIST_DEVICES.request({}))
     assert devices[0] == DeviceEntity(
         "1775406005920779393",
         "20250911",
@@ -133,10 +132,12 @@ def test_decode_the_reference_device_examples() -> None:
     )
     assert devices[1].device_name == "Magic-v5" and devices[1].create_time is None
     unbound = {"data": listed["data"][0], "code": 0, "msg": "success"}  # type: ignore[index]
-    req = request("DELETE", "/device/1775406005920779393", "unbindDevice")
-    assert decode_unbind_device(unbound, req) == devices[0]
-    assert decode_unbind_device({"code": 0, "msg": "success"}, req) is None
-    assert decode_device(unbound, request("POST", "/device", "bindDevice")) == devices[0]
+    req = ep.UNBIND_DEVICE.request({"device_id": "1775406005920779393"})
+    assert ep.UNBIND_DEVICE.answer(unbound, req) == devices[0]
+    assert ep.UNBIND_DEVICE.answer({"code": 0, "msg": "success"}, req) is None
+    assert (
+        ep.BIND_DEVICE.answer(unbound, ep.BIND_DEVICE.request({"machine_code": "m"})) == devices[0]
+    )
 
 
 # --- configs ----------------------------------------------------------------------------------
@@ -244,6 +245,6 @@ def test_decode_the_reference_config_example() -> None:
         "code": 0,
         "msg": "success",
     }
-    req = request("GET", "/device/1842812272691451648/configs", "listConfigInfos")
-    (config,) = decode_list(payload, ConfigInfo, req)
+    req = ep.LIST_CONFIGS.request({"device_id": "1842812272691451648", "module_code": "101"})
+    (config,) = ep.LIST_CONFIGS.answer(payload, req)
     assert config == ConfigInfo("1842812272691451648", ModuleCode.CONTACTS, "autoBackup", "on", "d")

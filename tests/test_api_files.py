@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from koodrive_backup import BackupClient, BackupFile, NotFoundError
-from koodrive_backup._endpoints import decode_create_file
-from koodrive_backup._protocol import request
+from koodrive_backup import _endpoints as ep
 from koodrive_backup.models import CreatedFile
 from koodrive_backup.testing import FakeKooDrive
 
@@ -102,7 +101,7 @@ async def test_longest_file_name_is_accepted(fake: FakeKooDrive, client: BackupC
 
 # --- decoding an answer the reference never showed -------------------------------------------
 
-REQ = request("POST", "/record/1/file", "createBackupFile")
+REQ = ep.CREATE_FILE.request({"record_id": "1", "file_name": "a.jpg"})
 
 
 def test_undocumented_fields_stay_in_raw() -> None:
@@ -118,7 +117,7 @@ def test_undocumented_fields_stay_in_raw() -> None:
         },
         "traceId": "t",
     }
-    created = decode_create_file(payload, REQ)
+    created = ep.CREATE_FILE.answer(payload, REQ)
     assert created.file_id == "1842862763295184641" and created.file_name == "a.bin"
     assert created.raw["data"]["multiParts"][0]["partNumber"] == 1
     assert created.raw["traceId"] == "t"
@@ -126,13 +125,13 @@ def test_undocumented_fields_stay_in_raw() -> None:
 
 @pytest.mark.parametrize("payload", [{"code": 0, "msg": "success"}, {"data": None}, {"data": []}])
 def test_an_answer_without_a_data_object_does_not_fail(payload: dict[str, Any]) -> None:
-    created = decode_create_file(payload, REQ)
+    created = ep.CREATE_FILE.answer(payload, REQ)
     assert created == CreatedFile() and created.raw == payload
 
 
 def test_a_badly_typed_field_is_dropped_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
     payload = {"data": {"fileId": "9", "size": "big", "createTime": "2025-09-15T06:14:48.630Z"}}
-    created = decode_create_file(payload, REQ)
+    created = ep.CREATE_FILE.answer(payload, REQ)
     assert created.file_id == "9" and created.size is None
     assert created.create_time == datetime(2025, 9, 15, 6, 14, 48, 630000, tzinfo=UTC)
     assert "size" in caplog.text

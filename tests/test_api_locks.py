@@ -1,16 +1,16 @@
 """Locks (reference §2, §10): the three operations and the managed ``client.lock()``.
 
-Renewal runs on an accelerated schedule: the fake's ``lock_ttl`` is a fraction of a second
-and the renew interval a few hundredths, so no test waits for the real 10 minutes.
+Renewal runs on virtual time: the client and the fake share a ``VirtualClock`` that moves
+only when a test advances it, so locks keep their real 10-minute lifetime and no test waits.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
-from conftest import FAST
+from seams import VirtualClock
 
 from koodrive_backup import (
     BackupClient,
@@ -18,23 +18,32 @@ from koodrive_backup import (
     LockInfo,
     LockLostError,
     ModuleCode,
+    RetryPolicy,
     ServerError,
 )
 from koodrive_backup.testing import FakeKooDrive, Fault
 
+#: Retries at once (the waits would be virtual too, but nothing else advances the clock).
+NO_WAIT = RetryPolicy(initial_delay=0.0, max_delay=0.0)
+
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeKooDrive]:
-    async with FakeKooDrive(lock_ttl=0.3) as server:
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+async def fake(clock: VirtualClock) -> AsyncIterator[FakeKooDrive]:
+    async with FakeKooDrive(clock=clock.time) as server:  # locks live 600 virtual seconds
         yield server
 
 
-async def wait_for(condition: Callable[[], bool]) -> None:
-    """Poll ``condition()`` until true (the renewal task has no event to wait on); the
-    timeout is a generous guard against a hang, not a timing assertion."""
-    async with asyncio.timeout(10):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
+@pytest.fixture
+async def client(fake: FakeKooDrive, clock: VirtualClock) -> AsyncIterator[BackupClient]:
+    async with BackupClient(
+        fake.url, user_id=fake.user_id, token=fake.token, retry=NO_WAIT, clock=clock
+    ) as c:
+        yield c
 
 
 def renew_tasks() -> list[asyncio.Task[object]]:
@@ -44,13 +53,14 @@ def renew_tasks() -> list[asyncio.Task[object]]:
 # --- the three operations ---------------------------------------------------------------------
 
 
-async def test_create_renew_release(fake: FakeKooDrive, client: BackupClient) -> None:
-    fake.lock_ttl = 600.0
+async def test_create_renew_release(
+    fake: FakeKooDrive, client: BackupClient, clock: VirtualClock
+) -> None:
     lock = await client.create_lock("102")
     assert isinstance(lock, LockInfo) and lock.lock_id.endswith("@102")
     assert fake.has_lock(lock.lock_id)
     before = fake.lock_expires_at(lock.lock_id)
-    await asyncio.sleep(0.01)
+    await clock.advance(60)
     await client.renew_lock(lock.lock_id)
     after = fake.lock_expires_at(lock.lock_id)
     assert before is not None and after is not None and after > before
@@ -69,7 +79,6 @@ async def test_create_lock_accepts_the_enum(fake: FakeKooDrive, client: BackupCl
 async def test_second_lock_for_a_module_is_a_conflict(
     fake: FakeKooDrive, client: BackupClient
 ) -> None:
-    fake.lock_ttl = 600.0
     await client.create_lock("101")
     with pytest.raises(ConflictError):
         await client.create_lock("101")
@@ -112,26 +121,26 @@ async def test_renew_of_an_expired_lock_is_refused(
 
 
 async def test_managed_lock_outlives_its_ttl_by_renewing(
-    fake: FakeKooDrive, client: BackupClient
+    fake: FakeKooDrive, client: BackupClient, clock: VirtualClock
 ) -> None:
     record_id = fake.add_record(fake.add_device())
-    async with client.lock("101", renew_interval=0.03) as lock:
+    async with client.lock("101") as lock:
         assert fake.has_lock(lock.lock_id)
-        # 12 renewals mean at least 12 x 0.03 s = 0.36 s passed: more than the 0.3 s TTL.
-        await wait_for(lambda: lock.renewals >= 12)
+        took = await clock.run_until(lambda: lock.renewals >= 12, step=10)
+        assert took >= 12 * 300 > 600  # every 300 s, far past the lock's 600 s TTL
         await client.delete_record(record_id, lock_id=lock.lock_id)  # the lock is still valid
         assert not lock.lost
     assert lock.released and not fake.has_lock(lock.lock_id)
     assert not fake.has_record(record_id)
     assert fake.route_counts["renewalBackupLock"] >= 12
     assert renew_tasks() == []
-    assert client._managed_locks == {}
+    assert client.held_locks == frozenset()
 
 
 async def test_default_renew_interval_is_half_the_lifetime(client: BackupClient) -> None:
     context = client.lock("101")
-    assert context._interval == 300.0 and context._lifetime == 600.0
-    assert client.lock("101", lifetime=1.0)._interval == 0.5
+    assert context.renew_interval == 300.0 and context.lifetime == 600.0
+    assert client.lock("101", lifetime=1.0).renew_interval == 0.5
 
 
 @pytest.mark.parametrize(
@@ -155,12 +164,13 @@ async def test_bad_renew_settings_are_refused(
 
 
 async def test_refused_renewal_marks_the_lock_lost_and_later_calls_send_nothing(
-    fake: FakeKooDrive, client: BackupClient
+    fake: FakeKooDrive, client: BackupClient, clock: VirtualClock
 ) -> None:
     record_id = fake.add_record(fake.add_device())
-    async with client.lock("101", renew_interval=0.02) as lock:
+    async with client.lock("101") as lock:
         fake.inject(Fault.status(409, code=15000415), route="renewalBackupLock", times=None)
-        await wait_for(lambda: lock.lost)
+        await clock.run_until(lambda: lock.lost, step=10)
+        assert fake.route_counts["renewalBackupLock"] == 1  # refused: given up at once
         assert isinstance(lock.error, ConflictError)
         fake.reset_stats()
         with pytest.raises(LockLostError) as caught:
@@ -188,24 +198,25 @@ async def test_refused_renewal_marks_the_lock_lost_and_later_calls_send_nothing(
 
 
 async def test_renewal_failing_until_expiry_marks_the_lock_lost(
-    fake: FakeKooDrive, client: BackupClient
+    fake: FakeKooDrive, client: BackupClient, clock: VirtualClock
 ) -> None:
-    async with client.lock("101", renew_interval=0.05, lifetime=0.3) as lock:
+    async with client.lock("101") as lock:
         fake.inject(Fault.status(503), route="renewalBackupLock", times=None)
-        await wait_for(lambda: lock.lost)
+        took = await clock.run_until(lambda: lock.lost, step=10)
         assert isinstance(lock.error, ServerError)
-        # Each renewal call is retried by the transport (4 attempts), and the renewer tries
+        assert took <= 600  # not after the lock's lifetime
+        # Each renewal call is retried by the session (4 attempts), and the renewer tries
         # again after a failed call while the lock can still be alive.
-        assert fake.route_counts["renewalBackupLock"] > 2 * FAST.max_attempts
+        assert fake.route_counts["renewalBackupLock"] > 2 * NO_WAIT.max_attempts
 
 
 async def test_transient_renewal_failures_are_retried_before_giving_up(
-    fake: FakeKooDrive, client: BackupClient
+    fake: FakeKooDrive, client: BackupClient, clock: VirtualClock
 ) -> None:
-    async with client.lock("101", renew_interval=0.03, lifetime=0.3) as lock:
+    async with client.lock("101") as lock:
         # More failures than one call's 4 attempts: the renewer's own retry must bridge them.
         rule = fake.inject(Fault.status(503), route="renewalBackupLock", times=6)
-        await wait_for(lambda: rule.exhausted and lock.renewals >= 2)
+        await clock.run_until(lambda: rule.exhausted and lock.renewals >= 2, step=10)
         assert not lock.lost
         lock.check()  # does not raise
 
@@ -214,12 +225,12 @@ async def test_lock_is_released_when_the_block_raises(
     fake: FakeKooDrive, client: BackupClient
 ) -> None:
     with pytest.raises(ZeroDivisionError):
-        async with client.lock("101", renew_interval=0.02) as lock:
+        async with client.lock("101") as lock:
             1 / 0  # noqa: B018
     assert lock.released and not fake.has_lock(lock.lock_id)
     assert fake.route_counts["releaseBackupLock"] == 1
     assert renew_tasks() == []
-    assert client._managed_locks == {}
+    assert client.held_locks == frozenset()
     await client.create_lock("101")  # the module is free again
 
 
@@ -230,7 +241,7 @@ async def test_lock_is_released_when_the_task_is_cancelled(
     held: list[str] = []
 
     async def hold() -> None:
-        async with client.lock("101", renew_interval=0.02) as lock:
+        async with client.lock("101") as lock:
             held.append(lock.lock_id)
             entered.set()
             await asyncio.Event().wait()  # forever
@@ -258,7 +269,6 @@ async def test_failed_release_on_exit_is_logged_not_raised(
 async def test_entering_while_the_module_is_locked_raises_conflict(
     fake: FakeKooDrive, client: BackupClient
 ) -> None:
-    fake.lock_ttl = 600.0
     fake.add_lock("101")
     with pytest.raises(ConflictError):
         async with client.lock("101"):
@@ -270,14 +280,13 @@ async def test_entering_while_the_module_is_locked_raises_conflict(
 async def test_two_modules_hold_two_locks(fake: FakeKooDrive, client: BackupClient) -> None:
     async with client.lock("100") as folder, client.lock(ModuleCode.ALBUM) as album:
         assert folder.module_code == "100" and album.module_code == "101"
-        assert set(client._managed_locks) == {folder.lock_id, album.lock_id}
+        assert client.held_locks == {folder.lock_id, album.lock_id}
     assert not fake.has_lock(folder.lock_id) and not fake.has_lock(album.lock_id)
 
 
 async def test_renew_is_retried_only_when_opted_in(
     fake: FakeKooDrive, client: BackupClient
 ) -> None:
-    fake.lock_ttl = 600.0
     lock = await client.create_lock("101")
     fake.inject(Fault.status(500), route="renewalBackupLock")
     with pytest.raises(ServerError):

@@ -6,6 +6,7 @@ import asyncio
 import random
 
 import pytest
+from seams import VirtualClock
 
 from koodrive_backup import (
     BackupClient,
@@ -19,7 +20,7 @@ from koodrive_backup import (
     RecordStatus,
     ServerError,
 )
-from koodrive_backup._protocol import request
+from koodrive_backup import _endpoints as ep
 from koodrive_backup._records import PageIterator
 from koodrive_backup.models import DeleteRecordsResult, Page, RecordFailure
 from koodrive_backup.testing import FakeKooDrive, Fault
@@ -198,11 +199,9 @@ async def test_a_repeated_cursor_ends_with_decode_error_instead_of_looping() -> 
 
 @pytest.mark.parametrize("end", [{}, {"nextCursor": None}, {"nextCursor": ""}])
 def test_decode_page_end_markers(end: dict[str, object]) -> None:
-    from koodrive_backup._endpoints import decode_page
-
-    req = request("GET", "/record", "listBackupRecord")
+    req = ep.LIST_RECORDS.request({"module_code": "101", "page_size": 100})
     payload = {"code": 0, "msg": "success", "data": [{"recordId": 1842862763295184641}], **end}
-    page = decode_page(payload, BackupRecord, req)
+    page = ep.LIST_RECORDS.answer(payload, req)
     assert page.items == (BackupRecord("1842862763295184641"),) and page.next_cursor is None
 
 
@@ -211,10 +210,9 @@ def test_decode_page_end_markers(end: dict[str, object]) -> None:
     [{"data": {"recordId": "1"}}, {"data": [], "nextCursor": 5}, {"data": [{"status": 0}]}],
 )
 def test_decode_page_refuses_wrong_shapes(payload: dict[str, object]) -> None:
-    from koodrive_backup._endpoints import decode_page
-
+    req = ep.LIST_RECORDS.request({"module_code": "101", "page_size": 100})
     with pytest.raises(DecodeError):
-        decode_page(payload, BackupRecord, request("GET", "/record", "listBackupRecord"))
+        ep.LIST_RECORDS.answer(payload, req)
 
 
 # --- delete_records ---------------------------------------------------------------------------
@@ -330,18 +328,19 @@ async def test_delete_records_validation_before_any_request(
 
 
 async def test_delete_records_stops_when_the_managed_lock_is_lost_mid_way(
-    fake: FakeKooDrive, client: BackupClient
+    fake: FakeKooDrive,
 ) -> None:
     device_id = fake.add_device()
     ids = [fake.add_record(device_id) for _ in range(5)]
-    async with client.lock("101", renew_interval=0.01) as lock:
+    clock = VirtualClock()
+    fake.clock = clock.time  # the lock's lifetime runs on the shared virtual clock
+    client = BackupClient(fake.url, user_id=fake.user_id, token=fake.token, clock=clock)
+    async with client, client.lock("101") as lock:
 
         async def lose_lock(progress: BatchProgress) -> None:
             if progress.done == 1:
                 fake.expire_lock(lock.lock_id)  # the next renewal is refused: lost
-                async with asyncio.timeout(10):
-                    while not lock.lost:  # noqa: ASYNC110 -- state of the renewal task
-                        await asyncio.sleep(0.005)
+                await clock.run_until(lambda: lock.lost, step=10)
 
         result = await client.delete_records(
             ids, lock_id=lock.lock_id, concurrency=1, on_progress=lose_lock

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import FAST
+from seams import VirtualClock
 
 from koodrive_backup import (
     APIConnectionError,
@@ -142,17 +143,13 @@ async def test_a_refused_connection_is_retried_for_a_post() -> None:
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    waits: list[float] = []
-
-    async def sleep(delay: float) -> None:
-        waits.append(delay)
-
+    clock = VirtualClock(autojump=True)
     async with BackupClient(
-        f"http://127.0.0.1:{port}", user_id="1", token="tok", retry=FAST, sleep=sleep
+        f"http://127.0.0.1:{port}", user_id="1", token="tok", retry=FAST, clock=clock
     ) as client:
         with pytest.raises(APIConnectionError):
             await client.create_lock("101")
-    assert len(waits) == FAST.max_attempts - 1  # never reached the server: safe to repeat
+    assert len(clock.sleeps) == FAST.max_attempts - 1  # never reached the server: safe to repeat
 
 
 # --- module codes -----------------------------------------------------------------------------

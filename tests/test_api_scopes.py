@@ -8,18 +8,17 @@ import pytest
 from aioresponses import aioresponses
 
 from koodrive_backup import (
+    AddScopesProgress,
     APIConnectionError,
     BackupClient,
     BadRequestError,
-    BatchProgress,
     DecodeError,
     NotFoundError,
     RetryPolicy,
     ScopeInfo,
     ServerError,
 )
-from koodrive_backup._endpoints import decode_add_scopes, decode_list_scopes
-from koodrive_backup._protocol import request
+from koodrive_backup import _endpoints as ep
 from koodrive_backup.models import AddScopesResult, ScopeAddFailure, ScopeSpec
 from koodrive_backup.testing import FakeKooDrive, Fault
 
@@ -54,12 +53,14 @@ async def test_add_scopes_chunks_by_100_and_keeps_input_order(
 ) -> None:
     device_id = fake.add_device()
     specs = [(f"/l/{n}", f"/c/{n}") for n in range(250)]
-    progress: list[BatchProgress] = []
+    progress: list[AddScopesProgress] = []
     result = await client.add_scopes(device_id, "101", specs, on_progress=progress.append)
     assert result.ok and [s.local_path for s in result.added] == [f"/l/{n}" for n in range(250)]
     sizes = [len(r.json["scopeList"]) for r in fake.requests]
     assert sizes == [100, 100, 50]
-    assert progress[-1] == BatchProgress(250, 250, 250, 0, 0)
+    assert progress[-1] == AddScopesProgress(
+        done=250, total=250, added=250, failed=0, unprocessed=0
+    )
     assert len(fake.scope_ids(device_id)) == 250
 
 
@@ -221,17 +222,17 @@ def test_decode_the_reference_list_scopes_shape() -> None:
         "code": 0,
         "msg": "success",
     }
-    req = request("GET", "/device/1842812272691451648/scope", "listBackupScope")
-    (scope,) = decode_list_scopes(payload, req)
+    req = ep.LIST_SCOPES.request({"device_id": "1842812272691451648", "module_code": "101"})
+    (scope,) = ep.LIST_SCOPES.answer(payload, req)
     assert scope.scope_id == "1842812272691451649" and scope.local_path == "/asdkhsdahjksd"
-    assert decode_list_scopes({"code": 0, "msg": "success"}, req) == ()
+    assert ep.LIST_SCOPES.answer({"code": 0, "msg": "success"}, req) == ()
     with pytest.raises(DecodeError):
-        decode_list_scopes({"scopeList": {"scopeId": "1"}}, req)
+        ep.LIST_SCOPES.answer({"scopeList": {"scopeId": "1"}}, req)
 
 
 def test_decode_add_scopes_shapes() -> None:
-    req = request("POST", "/device/1/scope", "batchAddBackupScope")
-    answer = decode_add_scopes({"code": 0, "msg": "success"}, req)
+    req = ep.ADD_SCOPES.request({"device_id": "1", "module_code": "101", "scope_list": []})
+    answer = ep.ADD_SCOPES.answer({"code": 0, "msg": "success"}, req)
     assert answer.scope_list == () and answer.failed_scope_list == ()
     with pytest.raises(DecodeError):
-        decode_add_scopes({"scopeList": [{"localPath": "/a"}]}, req)  # a scope without an ID
+        ep.ADD_SCOPES.answer({"scopeList": [{"localPath": "/a"}]}, req)  # a scope without an ID

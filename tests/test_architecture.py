@@ -1,101 +1,250 @@
-"""The layer rules of DESIGN.md, held by reading every module's imports."""
+"""The layer rules of DESIGN.md, held by reading every module's imports.
+
+``LAYERS`` is the one ordered list of the package: a module may import only from layers
+before its own (a subpackage is one layer: its modules may import each other), imports for
+type checkers included, and the module graph has no cycle. A module missing from the list
+fails the test, so a new module must be given its place.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "koodrive_backup"
-MODULES = sorted(PACKAGE.rglob("*.py"))
+
+#: Bottom to top. ``__init__`` is the package root (it re-exports the public names).
+LAYERS = [
+    "errors",  # the exception tree: a leaf
+    "models",  # attrs classes only
+    "_codec",  # the one cattrs converter
+    "_protocol",  # sans-I/O: endpoint descriptions, requests, answers -> data or errors
+    "_validate",  # argument checks before any I/O
+    "_endpoints",  # the 19 endpoints, described once
+    "_signing",  # pure signing steps and the auth strategies
+    "_retry",  # pure retry decisions and the tenacity wiring
+    "_batch",  # the pure batch engine
+    "_batch_stream",  # its public front: run_batch, stream_batch, BatchStream
+    "_transport",  # the I/O seam: the HTTP exchange (aiohttp) and the clock
+    "_session",  # the per-attempt loop: sign -> send -> classify, under retries
+    "_requester",  # what operation groups get: send a described request, the managed locks
+    "_locks",  # lock operations and the managed lock
+    "_records",  # records and files
+    "_devices",  # devices, scopes, configs
+    "_bulk",  # the bulk operations on the engine
+    "client",  # BackupClient: the groups over one requester
+    "batching",  # public names of the engine, function forms
+    "__init__",  # the package root
+    "jobs",  # fleet cleanup jobs, on the public client
+    "testing",  # the embedded fake server (imports nothing of the client side)
+    "cli",  # the command line
+    "__main__",
+]
+
+ROOMS = [
+    ("aiohttp", ("_transport", "testing")),
+    ("cattrs", ("_codec",)),
+    ("tenacity", ("_retry",)),
+    ("rich", ("cli",)),
+    ("ray", ("jobs",)),
+    ("opentelemetry", ("_telemetry",)),
+]
 
 
-def imports_of(path: Path) -> set[str]:
-    """Absolute names of everything a module imports (relative imports resolved)."""
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    package = parts[:-1]  # the package a relative import starts from
-    found: set[str] = set()
-    tree = ast.parse(path.read_text())
-    for block in ast.walk(tree):  # imports for type checkers only are not run-time arrows
-        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test):
-            block.body = []
-    for node in ast.walk(tree):
+# --- reading a package's import graph ----------------------------------------------------------
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules_of(root: Path) -> dict[str, Path]:
+    return {module_name(path, root): path for path in sorted(root.rglob("*.py"))}
+
+
+def raw_imports(path: Path, name: str) -> Iterable[tuple[str, str | None]]:
+    """``(module, imported name or None)`` for every import statement, TYPE_CHECKING ones
+    too, relative imports resolved against ``name``'s package."""
+    is_package = path.name == "__init__.py"
+    package = name.split(".") if is_package else name.split(".")[:-1]
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            yield from ((alias.name, None) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = package[: len(package) - node.level + 1] if node.level else []
             module = ".".join([*base, node.module] if node.module else base)
-            found.add(module)
-            found.update(f"{module}.{alias.name}" for alias in node.names)
+            yield from ((module, alias.name) for alias in node.names)
+
+
+def imports_of(path: Path, name: str, known: Iterable[str]) -> set[str]:
+    """Absolute names of what a module imports: a submodule when ``from x import sub`` names
+    one, else the module itself (third parties by their full dotted name)."""
+    known = set(known)
+    found = set()
+    for module, alias in raw_imports(path, name):
+        child = f"{module}.{alias}" if alias else None
+        found.add(child if child in known else module)
     return found
 
 
-def name_of(path: Path) -> str:
-    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-
-
-def users_of(prefix: str) -> set[str]:
+def graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports."""
+    modules = modules_of(root)
     return {
-        name_of(p)
-        for p in MODULES
-        if any(i == prefix or i.startswith(prefix + ".") for i in imports_of(p))
+        name: {i for i in imports_of(path, name, modules) if i in modules}
+        for name, path in modules.items()
     }
 
 
-def in_testing(module: str) -> bool:
-    return module.startswith("koodrive_backup.testing")
+def layer_of(module: str, layers: list[str]) -> int:
+    parts = module.split(".")
+    key = "__init__" if len(parts) == 1 else parts[1]
+    return layers.index(key)
 
 
-@pytest.mark.parametrize(
-    ("library", "rooms"),
-    [
-        ("aiohttp", ("koodrive_backup._session", "koodrive_backup.testing")),
-        ("cattrs", ("koodrive_backup._codec",)),
-        ("tenacity", ("koodrive_backup._retry",)),
-        ("rich", ("koodrive_backup.cli",)),
-    ],
-)
+def upward_imports(root: Path, layers: list[str]) -> list[tuple[str, str]]:
+    """Every (importer, imported) pair that goes up the layer list or sideways between layers."""
+    edges = graph(root)
+    bad = []
+    for module, targets in edges.items():
+        for target in targets:
+            same_package_layer = module.split(".")[:2] == target.split(".")[:2]
+            mine, theirs = layer_of(module, layers), layer_of(target, layers)
+            if theirs > mine or (theirs == mine and not same_package_layer):
+                bad.append((module, target))
+    return sorted(bad)
+
+
+def unplaced(root: Path, layers: list[str]) -> list[str]:
+    missing = []
+    for module in modules_of(root):
+        try:
+            layer_of(module, layers)
+        except ValueError:
+            missing.append(module)
+    return missing
+
+
+def cycles(root: Path) -> list[list[str]]:
+    """Import cycles, each as the path that closes it (depth-first search)."""
+    edges = graph(root)
+    found: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(edges[module]):
+            if state.get(target) == 1:
+                found.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+    return found
+
+
+def users_of(root: Path, library: str) -> set[str]:
+    modules = modules_of(root)
+    return {
+        name
+        for name, path in modules.items()
+        if any(i == library or i.startswith(library + ".") for i in imports_of(path, name, ()))
+    }
+
+
+# --- the package's rules -----------------------------------------------------------------------
+
+
+def test_every_module_has_a_layer() -> None:
+    assert unplaced(PACKAGE, LAYERS) == []
+
+
+def test_no_module_imports_up_or_sideways() -> None:
+    assert upward_imports(PACKAGE, LAYERS) == []
+
+
+def test_no_import_cycles() -> None:
+    assert cycles(PACKAGE) == []
+
+
+@pytest.mark.parametrize(("library", "rooms"), ROOMS)
 def test_third_parties_stay_in_their_room(library: str, rooms: tuple[str, ...]) -> None:
-    assert {m for m in users_of(library) if not m.startswith(rooms)} == set()
+    allowed = tuple(f"koodrive_backup.{room}" for room in rooms)
+    assert {m for m in users_of(PACKAGE, library) if not m.startswith(allowed)} == set()
 
 
 def test_errors_is_a_leaf_and_models_only_uses_errors() -> None:
-    errors = imports_of(PACKAGE / "errors.py")
-    assert not [i for i in errors if i.startswith("koodrive_backup")]
-    models = {i for i in imports_of(PACKAGE / "models.py") if i.startswith("koodrive_backup")}
-    assert models <= {"koodrive_backup.errors", "koodrive_backup.errors.KooDriveError"}
+    edges = graph(PACKAGE)
+    assert edges["koodrive_backup.errors"] == set()
+    assert edges["koodrive_backup.models"] <= {"koodrive_backup.errors"}
 
 
 def test_testing_checks_the_client_with_its_own_code() -> None:
-    for path in (PACKAGE / "testing").rglob("*.py"):
-        ours = {i for i in imports_of(path) if i.startswith("koodrive_backup")}
-        assert all(in_testing(i) for i in ours), (path.name, ours)
+    edges = graph(PACKAGE)
+    for module, targets in edges.items():
+        if module.startswith("koodrive_backup.testing"):
+            assert all(t.startswith("koodrive_backup.testing") for t in targets), module
 
 
 def test_nothing_imports_the_cli() -> None:
-    assert {
-        m for m in users_of("koodrive_backup.cli") if not m.startswith("koodrive_backup.cli")
-    } <= {"koodrive_backup.__main__"}
+    def in_cli(module: str) -> bool:
+        return module == "koodrive_backup.cli" or module.startswith("koodrive_backup.cli.")
+
+    importers = {m for m, targets in graph(PACKAGE).items() if any(map(in_cli, targets))}
+    assert {m for m in importers if not in_cli(m)} <= {"koodrive_backup.__main__"}
 
 
-def test_lower_layers_never_import_higher_ones() -> None:
-    order = [
-        "errors",
-        "models",
-        "_codec",
-        "_validate",
-        "_protocol",
-        "_signing",
-        "_retry",
-        "_session",
+# --- the checker itself, on a throwaway package -------------------------------------------------
+
+
+def plant(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "pkg"
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_the_checker_finds_a_planted_upward_import_and_cycle(tmp_path: Path) -> None:
+    root = plant(
+        tmp_path,
+        {
+            "__init__.py": "from .high import thing\n",
+            "low.py": "import typing\nif typing.TYPE_CHECKING:\n    from . import high\n",
+            "high.py": "from . import low\nthing = 1\n",
+            "sub/__init__.py": "",
+            "sub/a.py": "from .b import x\n",
+            "sub/b.py": "from . import a\nx = 1\n",
+            "stray.py": "",
+        },
+    )
+    layers = ["low", "high", "__init__", "sub"]
+    assert upward_imports(root, layers) == [("pkg.low", "pkg.high")]  # under TYPE_CHECKING
+    assert sorted(map(tuple, cycles(root))) == [
+        ("pkg.high", "pkg.low", "pkg.high"),
+        ("pkg.sub.a", "pkg.sub.b", "pkg.sub.a"),
     ]
-    higher = {"client", "batching", "cli", "testing"}
-    for position, module in enumerate(order):
-        ours = {
-            i.split(".")[1]
-            for i in imports_of(PACKAGE / f"{module}.py")
-            if i.startswith("koodrive_backup.")
-        }
-        assert not ours & higher, module
-        assert not ours & set(order[position + 1 :]) - {"_validate"}, module
+    assert unplaced(root, layers) == ["pkg.stray"]
+
+
+def test_the_checker_passes_a_clean_package(tmp_path: Path) -> None:
+    root = plant(
+        tmp_path,
+        {
+            "__init__.py": "from .high import thing\n",
+            "low.py": "import json\n",
+            "high.py": "from . import low\nfrom .low import json\nthing = 1\n",
+        },
+    )
+    assert upward_imports(root, ["low", "high", "__init__"]) == []
+    assert cycles(root) == []

@@ -116,6 +116,7 @@ async def test_a_bad_element_is_refused_by_position_before_any_request(
         ({"concurrency": 0}, ValueError),
         ({"concurrency": -1}, ValueError),
         ({"on_progress": "print"}, TypeError),
+        ({"chunksize": 10}, TypeError),  # a misspelt option is not silently ignored
     ],
 )
 async def test_bad_options_are_refused_before_any_request(
@@ -379,7 +380,7 @@ async def test_the_stream_yields_each_chunk_and_then_the_merged_result(
         (ids[12], "15000424"),  # the repeat travels with its first occurrence's chunk
     ]
     assert by_index[4].deleted == tuple(ids[40:]) and by_index[4].failed[0].scope_id == "555"
-    result = stream.result.to_result()
+    result = stream.result
     assert result.deleted == (*ids[:10], *ids[20:])
     assert result.gone == (*ids, "555")
     settled = [sid for o in outcomes for sid in (*o.deleted, *o.unprocessed)]
@@ -463,6 +464,35 @@ async def test_leaving_a_stream_early_cancels_its_chunks(
                 assert outcome.deleted
                 break
         assert asyncio.all_tasks() == {asyncio.current_task()}
-        with pytest.raises(RuntimeError, match="exhausted"):
-            s.result  # noqa: B018
+        result = s.result  # known after an early exit too: what settled, and the rest
     assert fake.route_counts[ROUTE] < 20
+    assert set(outcome.deleted) <= set(result.deleted) and not result.failed
+    assert sorted((*result.deleted, *result.unprocessed)) == sorted(ids)  # each once
+    assert not any(fake.has_scope(device_id, sid) for sid in result.deleted)
+
+
+async def test_a_stream_left_early_keeps_outcomes_that_settled_but_were_not_read(
+    fake: FakeKooDrive, client: BackupClient
+) -> None:
+    device_id = fake.add_device()
+    ids = fake.add_scopes(device_id, 50)
+    given = [*ids, ids[3]]
+    three_settled = asyncio.Event()
+
+    def report(progress: BatchProgress) -> None:
+        if progress.done >= 30:
+            three_settled.set()
+
+    stream = client.iter_delete_scopes(
+        device_id, given, chunk_size=10, concurrency=1, on_progress=report
+    )
+    async with stream:
+        first = await anext(stream)
+        await three_settled.wait()  # two more chunks settle while nobody reads them
+    result = stream.result
+    assert first.index == 0
+    assert result.deleted[:30] == tuple(ids[:30])  # the unread chunks 1 and 2 are kept
+    assert [f.error_code for f in result.failed] == ["15000424"]  # the repeat, once
+    assert len(result.deleted) + len(result.failed) + len(result.unprocessed) == len(given)
+    # What is still on the server is unprocessed (a chunk cut off in flight may be gone too).
+    assert {sid for sid in ids if fake.has_scope(device_id, sid)} <= set(result.unprocessed)

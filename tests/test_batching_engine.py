@@ -34,7 +34,7 @@ async def test_keys_of_any_hashable_type_are_deduped_chunked_and_merged() -> Non
         chunk_size=2,
         concurrency=1,
         repeated_failure=repeated,
-        gone_code="404",
+        is_gone=lambda failure: failure.error_code == "404",
     )
     assert chunks == [[1, 2], [3, 4], [5, 6]]
     assert result == BatchResult(

@@ -1,4 +1,4 @@
-"""Property test of the batch accounting (no sockets: a fake client with ``_delete_scope_chunk``).
+"""Property test of the batch accounting (no sockets: a real client over a mock transport).
 
 Random inputs (ints and strings, many duplicates, 0..1000 occurrences) meet a fake server whose
 answer for each ID and each chunk is a pure function of the drawn parameters, so the expected
@@ -9,13 +9,21 @@ concurrent chunks finish in.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from seams import MockTransport, answer
 
-from koodrive_backup import BatchProgress, ScopeFailure, ServerError
-from koodrive_backup._endpoints import ScopeDeleteAnswer
+from koodrive_backup import (
+    BackupClient,
+    BatchProgress,
+    DeleteScopesResult,
+    HttpRequest,
+    RawResponse,
+    RetryPolicy,
+)
 from koodrive_backup.batching import delete_scopes
 
 FATES = ("deleted", "deleted", "deleted", "failed", "both", "gone", "silent", "foreign")
@@ -36,35 +44,51 @@ class Fates:
         return (int(chunk[0]) + self.salt) % self.chunk_fail_every == 0
 
 
-class FakeClient:
-    """Stands in for ``BackupClient``: answers each chunk per ``Fates``, in a shuffled order."""
+class FakeServer:
+    """Answers each chunk request per ``Fates``, letting other chunks overtake it."""
 
     def __init__(self, fates: Fates, seed: int) -> None:
         self.fates = fates
         self.rng = random.Random(seed)
         self.chunks: list[list[str]] = []
 
-    async def _delete_scope_chunk(self, device_id: str, ids: list[str]) -> ScopeDeleteAnswer:
-        self.chunks.append(list(ids))
+    async def __call__(self, request: HttpRequest) -> RawResponse:
+        ids: list[str] = json.loads(request.body)["scopeIdList"]
+        self.chunks.append(ids)
         for _ in range(self.rng.randrange(4)):  # let other chunks overtake this one
             await asyncio.sleep(0)
         if self.fates.chunk_fails(ids):
-            raise ServerError(500, 15000500, f"chunk starting {ids[0]}")
+            return answer(500, {"code": 15000500, "msg": f"chunk starting {ids[0]}"})
         deleted: list[str] = []
-        failed: list[ScopeFailure] = []
+        failed: list[dict[str, str]] = []
         for sid in ids:
             fate = self.fates.of(sid)
             if fate in ("deleted", "both", "foreign"):
                 deleted.append(sid)
             if fate in ("failed", "both"):
-                failed.append(ScopeFailure(sid, OTHER_CODE, "refused"))
+                failed.append(failure(sid, OTHER_CODE, "refused"))
             elif fate == "gone":
-                failed.append(ScopeFailure(sid, "15000418", "not found"))
+                failed.append(failure(sid, "15000418", "not found"))
             if fate == "foreign":  # IDs that were never in this request: ignored
                 deleted.append(f"9{sid}000")
-                failed.append(ScopeFailure(f"8{sid}000", OTHER_CODE, "stray"))
+                failed.append(failure(f"8{sid}000", OTHER_CODE, "stray"))
         self.rng.shuffle(deleted)
-        return ScopeDeleteAnswer(tuple(deleted), tuple(failed))
+        return answer(200, {"code": 0, "scopeIdList": deleted, "failedScopeList": failed})
+
+
+def failure(scope_id: str, code: str, msg: str) -> dict[str, str]:
+    return {"scopeId": scope_id, "errorCode": code, "msg": msg}
+
+
+async def delete_through(
+    server: FakeServer, source: object, **options: object
+) -> DeleteScopesResult:
+    transport = MockTransport(server)
+    once = RetryPolicy(max_attempts=1)
+    async with BackupClient(
+        "https://kd.example", user_id="1", token="t", retry=once, transport=transport
+    ) as client:
+        return await delete_scopes(client, "device-1", source, **options)  # type: ignore[arg-type]
 
 
 def expected(ids: list[str], fates: Fates, chunk_size: int) -> dict[str, object]:
@@ -141,14 +165,13 @@ def test_every_occurrence_is_accounted_for_exactly_once_in_input_order(
     as_generator: bool,
 ) -> None:
     fates = Fates(salt, chunk_fail_every)
-    client = FakeClient(fates, seed)
+    server = FakeServer(fates, seed)
     progress: list[BatchProgress] = []
     ids = [str(value) for value in values]
     source = (value for value in values) if as_generator else values
     result = asyncio.run(
-        delete_scopes(
-            client,  # type: ignore[arg-type]
-            "device-1",
+        delete_through(
+            server,
             source,
             chunk_size=chunk_size,
             concurrency=concurrency,
@@ -167,10 +190,10 @@ def test_every_occurrence_is_accounted_for_exactly_once_in_input_order(
     settled = sorted([*result.deleted, *(f.scope_id for f in result.failed), *result.unprocessed])
     assert settled == sorted(ids)
     # Each unique ID was sent once, in chunks of at most chunk_size.
-    sent = [sid for chunk in client.chunks for sid in chunk]
+    sent = [sid for chunk in server.chunks for sid in chunk]
     assert sorted(sent) == sorted(set(ids))
-    assert len(client.chunks) == want["requests"]
-    assert all(1 <= len(chunk) <= chunk_size for chunk in client.chunks)
+    assert len(server.chunks) == want["requests"]
+    assert all(1 <= len(chunk) <= chunk_size for chunk in server.chunks)
     # One progress report per chunk, running counts ending at the totals.
     assert len(progress) == want["requests"]
     assert [p.done for p in progress] == sorted(p.done for p in progress)

@@ -10,8 +10,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from koodrive_backup.batching import ChunkOutcome
-from koodrive_backup.cli._bulk import BulkOutcome, _Run, stops_the_run
+from koodrive_backup.batching import BatchResult, stops_batch
+from koodrive_backup.cli._bulk import BulkOutcome
 from koodrive_backup.cli._commands import read_scope_ids, write_ids
 from koodrive_backup.cli._config import TOKEN_FLAG_WARNING, settings_from
 from koodrive_backup.cli._errors import UsageError
@@ -132,30 +132,23 @@ def test_write_ids_replaces_the_file_whole(tmp_path: Path) -> None:
     ],
 )
 def test_which_chunk_errors_stop_the_run(error: Exception, stops: bool) -> None:
-    assert stops_the_run(error) is stops  # type: ignore[arg-type]
+    assert stops_batch(error) is stops  # type: ignore[arg-type]
 
 
-def test_a_stopped_run_accounts_for_every_occurrence() -> None:
-    run = _Run()
+def test_the_exit_status_follows_the_outcome() -> None:
     not_found = ScopeFailure("b", "15000418", "not found")
     repeat = ScopeFailure("a", "15000424", "repeated")
-    run.settle(ChunkOutcome(deleted=("a",), failed=(not_found, repeat), index=0))
-    stopped = run.settle(ChunkOutcome(unprocessed=("c",), error=ServerError(500), index=1))
-    ids = ["a", "b", "a", "c", "d", "d"]  # "d": its chunk never settled (interrupted)
-
-    result = run.result(ids, ["a", "b", "c", "d"])
-    outcome = BulkOutcome(
-        result, unique_ids=("a", "b", "c", "d"), total=6, chunks_settled=2, elapsed=1.0
+    result: BatchResult[str, ScopeFailure] = BatchResult(
+        ("a",), (not_found, repeat), ("c",), (ServerError(500),), ("a", "b")
     )
+    outcome = BulkOutcome(result, unique_ids=("a", "b", "c"), total=4, chunks_settled=2, elapsed=1)
 
-    assert stopped is False
-    assert result.deleted == ("a",)
-    assert [f.scope_id for f in result.failed] == ["b", "a", "d"]
-    assert [f.error_code for f in result.failed] == ["15000418", "15000424", "15000424"]
-    assert result.unprocessed == ("c", "d")
-    assert result.gone == ("a", "b")
-    assert outcome.not_gone == ("c", "d")
+    assert outcome.not_gone == ("c",)
     assert outcome.exit_status == 1
-    assert attrs.evolve(outcome, stopped_by=AuthenticationError(401)).exit_status == 3
-    assert attrs.evolve(outcome, stopped_by=NotFoundError(404)).exit_status == 4
+    stopped = attrs.evolve(result, stopped_by=AuthenticationError(401))
+    assert attrs.evolve(outcome, result=stopped).exit_status == 3
+    stopped = attrs.evolve(result, stopped_by=NotFoundError(404))
+    assert attrs.evolve(outcome, result=stopped).exit_status == 4
     assert attrs.evolve(outcome, interrupted=signal.SIGINT).exit_status == 130
+    everything = BatchResult(("a", "b"), (), (), (), ("a", "b"))
+    assert attrs.evolve(outcome, result=everything, unique_ids=("a", "b")).exit_status == 0

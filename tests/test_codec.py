@@ -18,9 +18,9 @@ from koodrive_backup import (
     RecordStatus,
     ScopeFailure,
 )
+from koodrive_backup import _endpoints as ep
 from koodrive_backup._codec import ShapeError, structure, unstructure, wire_name
-from koodrive_backup._endpoints import ScopeDeleteAnswer, decode_data, decode_delete_scopes
-from koodrive_backup._protocol import request
+from koodrive_backup._endpoints import ScopeDeleteAnswer
 
 # Seed page 004 (getBackupRecord), response example, verbatim.
 SEED_004 = """{
@@ -53,12 +53,12 @@ SEED_001 = """{
 "msg" : "success"
 }"""
 
-GET = request("GET", "/record/1842862763295184641", "getBackupRecord")
-DEL = request("DELETE", "/device/1/scope", "batchDeleteBackupScope")
+GET = ep.GET_RECORD.request({"record_id": "1842862763295184641"})
+DEL = ep.DELETE_SCOPES.request({"device_id": "1", "scope_id_list": ["1"]})
 
 
 def test_seed_004_get_record_example() -> None:
-    record = decode_data(json.loads(SEED_004), BackupRecord, GET)
+    record = ep.GET_RECORD.answer(json.loads(SEED_004), GET)
     assert record.record_id == "1842862763295184641"
     assert record.status is RecordStatus.NEW
     assert record.create_time == datetime(2025, 12, 17, 7, 59, 20, 752000, tzinfo=UTC)
@@ -71,7 +71,7 @@ def test_seed_004_get_record_example() -> None:
 
 
 def test_seed_001_delete_scopes_example() -> None:
-    answer = decode_delete_scopes(json.loads(SEED_001), DEL)
+    answer = ep.DELETE_SCOPES.answer(json.loads(SEED_001), DEL)
     assert answer.scope_id_list == ("1842846715527366528",)
     assert answer.failed_scope_list[0] == ScopeFailure(
         "123", "15000424", "Request to repeatedly delete scopeId."
@@ -86,18 +86,18 @@ def test_failed_scope_list_as_a_single_object_and_ids_as_numbers() -> None:
         "failedScopeList": {"scopeId": 1842846715527366528, "errorCode": 15000418},
         "code": 0,
     }
-    answer = decode_delete_scopes(payload, DEL)
+    answer = ep.DELETE_SCOPES.answer(payload, DEL)
     assert answer.scope_id_list == ("9223372036854775807", "5")
     assert answer.failed_scope_list == (ScopeFailure("1842846715527366528", "15000418", None),)
 
 
 def test_big_json_numbers_stay_exact_through_json_loads() -> None:
     payload = json.loads('{"data": {"recordId": 1842862763295184641}}')
-    assert decode_data(payload, BackupRecord, GET).record_id == "1842862763295184641"
+    assert ep.GET_RECORD.answer(payload, GET).record_id == "1842862763295184641"
 
 
 def test_missing_lists_decode_as_empty() -> None:
-    assert decode_delete_scopes({"code": 0}, DEL) == ScopeDeleteAnswer((), ())
+    assert ep.DELETE_SCOPES.answer({"code": 0}, DEL) == ScopeDeleteAnswer((), ())
 
 
 @pytest.mark.parametrize(
@@ -118,15 +118,15 @@ def test_missing_lists_decode_as_empty() -> None:
 )
 def test_bad_shapes_name_the_wire_field(data: dict[str, object], where: str) -> None:
     with pytest.raises(DecodeError) as info:
-        decode_data({"data": data}, BackupRecord, GET)
+        ep.GET_RECORD.answer({"data": data}, GET)
     assert f"BackupRecord.{where}" in str(info.value)
 
 
 def test_no_data_is_a_decode_error() -> None:
     with pytest.raises(DecodeError):
-        decode_data({"code": 0, "msg": "success"}, BackupRecord, GET)
+        ep.GET_RECORD.answer({"code": 0, "msg": "success"}, GET)
     with pytest.raises(DecodeError):
-        decode_delete_scopes({"scopeIdList": "123"}, DEL)
+        ep.DELETE_SCOPES.answer({"scopeIdList": "123"}, DEL)
 
 
 def test_unknown_fields_are_ignored_and_unknown_enum_values_kept() -> None:

@@ -19,17 +19,20 @@ from koodrive_backup import (
     RateLimitError,
     ServerError,
 )
+from koodrive_backup import _endpoints as ep
 from koodrive_backup._protocol import (
+    LOCK_HEADER,
+    Endpoint,
     RawResponse,
     Request,
+    host_header,
     normalise_code,
     parse_retry_after,
     read_payload,
-    request,
 )
 
-GET = request("GET", "/record/1", "getBackupRecord")
-DELETE = request("DELETE", "/record/1", "deleteBackupRecord", lock_id="L", expects_data=False)
+GET = ep.GET_RECORD.request({"record_id": "1"})
+DELETE = ep.DELETE_RECORD.request({"record_id": "1", "lock_id": "L"})
 
 
 def answer(status: int, body: object = None, headers: dict[str, str] | None = None) -> RawResponse:
@@ -165,21 +168,23 @@ def test_retry_after_is_carried_on_every_api_error() -> None:
 
 
 def test_request_builder_shapes() -> None:
-    req = request(
+    endpoint: Endpoint[None] = Endpoint(
+        "createBackupLock",
         "POST",
         "/lock",
-        "createBackupLock",
-        query={"a": 1, "b": None},
-        body={"moduleCode": "101", "name": "é"},
-        lock_id="L@101",
+        query=("a", "b"),
+        body=("module_code", "name"),
+        headers=(("lock_id", LOCK_HEADER),),
     )
+    values = {"a": 1, "b": None, "module_code": "101", "name": "é", "lock_id": "L@101"}
+    req = endpoint.request(values)
     assert isinstance(req, Request)
     assert req.path == "/koodrive/ose/v1/backup/lock"
     assert req.query == (("a", "1"),)
     assert req.body == '{"moduleCode":"101","name":"é"}'.encode()
     assert req.headers == (("x-backup-lock-id", "L@101"),)
-    assert req.idempotent is False
-    assert GET.idempotent is True and DELETE.idempotent is True
+    assert req.endpoint.idempotent is False
+    assert GET.endpoint.idempotent is True and DELETE.endpoint.idempotent is True
 
 
 @pytest.mark.parametrize(
@@ -254,3 +259,19 @@ def test_json_body_bytes_do_not_depend_on_the_accelerator(
     monkeypatch.setattr(_protocol, "_orjson", None)
     assert _protocol.json_body(body) == accelerated
     assert json.loads(accelerated) == body
+
+
+@pytest.mark.parametrize(
+    ("base_url", "host"),
+    [
+        ("https://kd.example", "kd.example"),
+        ("https://KD.Example:443/prefix", "kd.example"),
+        ("http://kd.example:80", "kd.example"),
+        ("https://kd.example:8443", "kd.example:8443"),
+        ("http://127.0.0.1:8080", "127.0.0.1:8080"),
+        ("http://[::1]:8080", "[::1]:8080"),
+        ("https://[::1]", "[::1]"),
+    ],
+)
+def test_the_signed_host_is_the_one_an_http_client_derives(base_url: str, host: str) -> None:
+    assert host_header(base_url) == host

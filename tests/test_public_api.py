@@ -6,6 +6,14 @@ import koodrive_backup
 import koodrive_backup.testing
 
 EXPECTED = {
+    # the I/O seam (pass your own transport or clock to BackupClient)
+    "Transport",
+    "HttpRequest",
+    "RawResponse",
+    "AiohttpTransport",
+    "Clock",
+    "SystemClock",
+    "AddScopesProgress",
     "ScopeSpec",
     "ScopeAddFailure",
     "RecordFailure",

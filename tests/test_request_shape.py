@@ -11,7 +11,13 @@ import pytest
 from aioresponses import aioresponses
 from yarl import URL
 
-from koodrive_backup import BackupClient, BearerAuth, HmacAuth, RetryPolicy
+from koodrive_backup import BackupClient, BearerAuth, HmacAuth, RetryPolicy, SignableRequest
+from koodrive_backup._signing import (
+    authorization_header,
+    canonical_request,
+    signature,
+    string_to_sign,
+)
 
 BASE = "https://kd.example"
 API = BASE + "/koodrive/ose/v1/backup"
@@ -49,7 +55,7 @@ async def test_get_record_shape(mocked: Any, client: BackupClient) -> None:
     assert headers["X-User-Id"] == "1505084218764547200"
     assert X_DATE.match(headers["X-Date"])
     assert headers["x-backup-lock-id"] == "78e41c7e@102"
-    assert "Host" not in headers  # bearer: aiohttp derives it; only a signature needs it set
+    assert "Host" not in headers  # aiohttp derives it from the URL, as a signature assumes
     assert call.kwargs["data"] is None
     assert call.kwargs["allow_redirects"] is False
 
@@ -106,10 +112,16 @@ async def test_hmac_signs_the_host_with_its_port(mocked: Any) -> None:
     ) as c:
         await c.get_record("1")
     headers = sent(mocked, "GET", url)[0].kwargs["headers"]
-    assert headers["Host"] == "kd.example:8443"
-    assert headers["Authorization"].startswith(
-        "HMAC-SHA256 AppId=app,SignedHeaders=host;x-date;x-user-id,Signature="
+    assert "Host" not in headers  # aiohttp sends the one it derives: kd.example:8443
+    signed = {"x-date": headers["X-Date"], "x-user-id": "u"}
+    canonical = canonical_request(
+        SignableRequest("GET", "kd.example:8443", url.split(":8443")[1], (), signed, b""),
+        HmacAuth.SIGNED_HEADERS,
     )
+    expected = authorization_header(
+        "app", HmacAuth.SIGNED_HEADERS, signature("s3cret", string_to_sign(canonical))
+    )
+    assert headers["Authorization"] == expected
 
 
 async def test_bad_input_makes_no_request(mocked: Any, client: BackupClient) -> None:

@@ -17,13 +17,14 @@ from koodrive_backup import (
     RetryPolicy,
     ServerError,
 )
-from koodrive_backup._retry import backoff, call_with_retries, is_retryable, next_delay
+from koodrive_backup._retry import Retrier, backoff, is_retryable, next_delay
 
 
 def api(status: int, retry_after: float | None = None) -> APIError:
-    from koodrive_backup._protocol import error_for, request
+    from koodrive_backup import _endpoints as ep
+    from koodrive_backup._protocol import error_for
 
-    req = request("GET", "/record/1", "getBackupRecord")
+    req = ep.GET_RECORD.request({"record_id": "1"})
     headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
     return error_for(status, {"code": 1, "msg": "x"}, req, headers)
 
@@ -140,9 +141,8 @@ class Sleeps:
 async def run(script: Script, policy: RetryPolicy, *, idempotent: bool = True, clock=None):  # type: ignore[no-untyped-def]
     sleeps = Sleeps()
     kwargs = {} if clock is None else {"clock": clock}
-    result = await call_with_retries(
-        script, policy, idempotent=idempotent, sleep=sleeps, rand=lambda: 0.5, **kwargs
-    )
+    retrier = Retrier(policy, sleep=sleeps, rand=lambda: 0.5, **kwargs)
+    result = await retrier.run(script, idempotent=idempotent)
     return result, sleeps.delays
 
 

@@ -1,17 +1,15 @@
 """An interruptible bulk scope deletion that accounts for every ID, even after Ctrl-C.
 
 Why not one ``await client.delete_scopes(all_ids)``: a cancelled call raises
-``CancelledError`` and returns no result, so after Ctrl-C we could not tell which IDs were
-settled. We use the SDK's streaming form, ``batching.iter_delete_scopes`` (same engine,
-bounded concurrency, one ``ChunkOutcome`` per settled chunk) and record each outcome as it
-arrives. On SIGINT/SIGTERM the consuming task is cancelled, which cancels the requests in
-flight; their IDs are reported ``unprocessed`` (some may have been deleted already: fed back,
-those come back as ``15000418`` not found, which counts as gone). Nothing is lost.
+``CancelledError`` and returns no result. The SDK's streaming form,
+``client.iter_delete_scopes`` (same engine, bounded concurrency), keeps its merged result
+when it is left early: on SIGINT/SIGTERM the consuming task is cancelled, which cancels the
+requests in flight, and ``stream.result`` still holds every chunk that had settled; the
+rest is ``unprocessed`` (some may have been deleted already: fed back, those come back as
+``15000418`` not found, which counts as gone). Nothing is lost, nothing is counted here.
 
-A chunk error that would recur on every chunk (401, 403, another 4xx except 408/429, or a
-server that cannot be reached at all) stops the run: the chunks in flight are cancelled and
-the rest is reported unprocessed. 5xx, 429, timeouts and unreadable answers only fail their
-chunk (after the SDK's retries); the other chunks go on.
+When to give up on the other chunks is the SDK's one rule (``batching.stops_batch``); the
+error that stopped the run is ``result.stopped_by``.
 """
 
 from __future__ import annotations
@@ -26,23 +24,16 @@ from typing import Any
 
 import attrs
 
-from ..batching import ChunkOutcome, iter_delete_scopes
+from ..batching import BatchResult
 from ..client import BackupClient
-from ..errors import APIConnectionError, APIError, APITimeoutError, KooDriveError
-from ..models import (
-    NOT_FOUND_CODE,
-    REPEATED_ID_CODE,
-    BatchProgress,
-    DeleteScopesResult,
-    ScopeFailure,
-)
+from ..errors import KooDriveError
+from ..models import BatchProgress, ScopeFailure
 from ._errors import EXIT_OK, EXIT_PARTIAL, exit_status_for
 from ._output import NoProgress, Progress
 
-__all__ = ["BulkOutcome", "delete_scopes_interruptibly", "stops_the_run"]
+__all__ = ["BulkOutcome", "delete_scopes_interruptibly"]
 
 Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
-_DELETED = "deleted"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -50,13 +41,17 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class BulkOutcome:
     """The SDK's result for the whole input, plus how the run ended."""
 
-    result: DeleteScopesResult
+    result: BatchResult[str, ScopeFailure]
     unique_ids: tuple[str, ...] = attrs.field(repr=False)  # input order, repeats removed
     total: int  # input occurrences
     chunks_settled: int  # chunk requests that were sent and settled (answered or failed)
     elapsed: float
     interrupted: int | None = None  # the signal that stopped the run
-    stopped_by: KooDriveError | None = None  # the error that stopped the run
+
+    @property
+    def stopped_by(self) -> KooDriveError | None:
+        """The chunk error after which the SDK started no new chunk."""
+        return self.result.stopped_by
 
     @property
     def not_gone(self) -> tuple[str, ...]:
@@ -74,81 +69,6 @@ class BulkOutcome:
         return EXIT_PARTIAL if self.not_gone else EXIT_OK
 
 
-def stops_the_run(exc: KooDriveError) -> bool:
-    """Whether a chunk's error would recur on every other chunk (so sending them is futile)."""
-    if isinstance(exc, APIError):
-        return 400 <= exc.status < 500 and exc.status not in (408, 429)
-    if isinstance(exc, APIConnectionError) and not isinstance(exc, APITimeoutError):
-        return not exc.request_sent  # could not even connect
-    return False
-
-
-class _Run:
-    """What one run has settled so far: the outcome of each unique ID, the chunk errors."""
-
-    def __init__(self) -> None:
-        self.outcome: dict[str, str | ScopeFailure] = {}
-        self.errors: dict[int, KooDriveError] = {}  # chunk index -> error
-        self.chunks_settled = 0
-        self.stopped_by: KooDriveError | None = None
-        self.interrupted: int | None = None
-        self.final: DeleteScopesResult | None = None  # the SDK's merge, when the run completed
-
-    def settle(self, chunk: ChunkOutcome[str, ScopeFailure]) -> bool:
-        """Record one chunk; return True when its error should stop the run."""
-        keys: set[str] = set(chunk.unprocessed)  # left unsettled
-        for scope_id in chunk.deleted:
-            self.outcome[scope_id] = _DELETED
-            keys.add(scope_id)
-        for failure in chunk.failed:  # the chunk's own failures come before repeats of its IDs
-            if failure.scope_id not in keys:
-                self.outcome[failure.scope_id] = failure
-                keys.add(failure.scope_id)
-        self.chunks_settled += chunk.sent
-        if chunk.error is None:
-            return False
-        self.errors[chunk.index] = chunk.error
-        if self.stopped_by is None and stops_the_run(chunk.error):
-            self.stopped_by = chunk.error
-            return True
-        return False
-
-    def result(self, ids: Sequence[str], unique: Sequence[str]) -> DeleteScopesResult:
-        """The SDK's merged result, or (stopped early) the same accounting done here."""
-        if self.final is not None:
-            return self.final
-        deleted: list[str] = []
-        failed: list[ScopeFailure] = []
-        unprocessed: list[str] = []
-        seen: set[str] = set()
-        for scope_id in ids:
-            outcome = self.outcome.get(scope_id)
-            if scope_id in seen:
-                failed.append(
-                    ScopeFailure(
-                        scope_id, REPEATED_ID_CODE, "repeated scope ID in the input; sent once"
-                    )
-                )
-            elif outcome == _DELETED:
-                deleted.append(scope_id)
-            elif isinstance(outcome, ScopeFailure):
-                failed.append(outcome)
-            else:
-                unprocessed.append(scope_id)
-            seen.add(scope_id)
-        gone = tuple(i for i in unique if _is_gone(self.outcome.get(i)))
-        errors = tuple(self.errors[i] for i in sorted(self.errors))
-        return DeleteScopesResult(
-            tuple(deleted), tuple(failed), tuple(unprocessed), errors, gone_ids=gone
-        )
-
-
-def _is_gone(outcome: str | ScopeFailure | None) -> bool:
-    if isinstance(outcome, ScopeFailure):
-        return outcome.error_code == NOT_FOUND_CODE
-    return outcome == _DELETED
-
-
 async def delete_scopes_interruptibly(
     client: BackupClient,
     device_id: str,
@@ -163,49 +83,47 @@ async def delete_scopes_interruptibly(
     Never raises for failed chunks or an interruption: both are in the outcome. Invalid
     arguments raise ``ValueError``/``TypeError`` before any request; bugs propagate.
     """
-    run = _Run()
     progress = make_progress(len(ids))
 
     def report(p: BatchProgress) -> None:
         progress.update(p.done, p.deleted, p.failed, p.unprocessed)
 
-    stream = iter_delete_scopes(
-        client, device_id, ids, chunk_size=chunk_size, concurrency=concurrency, on_progress=report
+    stream = client.iter_delete_scopes(
+        device_id, ids, chunk_size=chunk_size, concurrency=concurrency, on_progress=report
     )
+    settled = 0
 
     async def consume() -> None:
+        nonlocal settled
         async with stream:
             async for chunk in stream:
-                if run.settle(chunk):
-                    return  # leaving the block cancels the chunks in flight
-        run.final = stream.result.to_result()
+                settled += chunk.sent
 
     started = time.monotonic()
     try:
-        await _interruptible(consume(), run)
+        interrupted = await _interruptible(consume())
     finally:
+        await stream.aclose()  # also when the work was cancelled before it began
         progress.close()
-    unique = list(dict.fromkeys(ids))
     return BulkOutcome(
-        result=run.result(ids, unique),
-        unique_ids=tuple(unique),
+        result=stream.result,
+        unique_ids=tuple(dict.fromkeys(ids)),
         total=len(ids),
-        chunks_settled=run.chunks_settled,
+        chunks_settled=settled,
         elapsed=time.monotonic() - started,
-        interrupted=run.interrupted,
-        stopped_by=run.stopped_by,
+        interrupted=interrupted,
     )
 
 
-async def _interruptible(work: Coroutine[Any, Any, None], run: _Run) -> None:
-    """Run ``work`` as a task that SIGINT/SIGTERM cancel (the signal is noted in ``run``)."""
+async def _interruptible(work: Coroutine[Any, Any, None]) -> int | None:
+    """Run ``work`` as a task that SIGINT/SIGTERM cancel; return the signal that did."""
     task = asyncio.create_task(work)
+    interrupted: list[int] = []
 
     def interrupt(signum: int) -> None:
         if task.done():
             return  # the work had finished: nothing was interrupted
-        if run.interrupted is None:
-            run.interrupted = signum
+        interrupted.append(signum)
         task.cancel()
 
     with _signals_call(interrupt):
@@ -221,6 +139,7 @@ async def _interruptible(work: Coroutine[Any, Any, None], run: _Run) -> None:
                 current.uncancel()
     if not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]  # a bug, not an API failure
+    return interrupted[0] if interrupted else None
 
 
 @contextlib.contextmanager

@@ -100,8 +100,18 @@ class Pipeline:
         route: str | None,
         path_id: str | None,
     ) -> FakeRequest:
+        peername = request.transport.get_extra_info("peername") if request.transport else None
+        peer = f"{peername[0]}:{peername[1]}" if peername else ""
         return FakeRequest(
-            request.method, request.path, request.query, request.headers, body, now, route, path_id
+            request.method,
+            request.path,
+            request.query,
+            request.headers,
+            body,
+            now,
+            route,
+            path_id,
+            peer,
         )
 
     async def _run(self, request: web.Request, rec: FakeRequest, now: float) -> web.StreamResponse:

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 from multidict import CIMultiDictProxy, MultiMapping
 
 if TYPE_CHECKING:
-    from ._faults import Fault
+    from ._fault import Fault
 
 
 class FakeRequest:
     """One received request.
 
-    ``time`` is the server clock (real time + skew) at arrival; ``route`` the doc id
+    ``time`` is the server clock (real time + skew) at arrival; ``peer`` the client's
+    ``host:port`` (one value per connection, so connection reuse shows); ``route`` the doc id
     (``None`` for an unknown path or method); ``status`` the HTTP status answered (``None``
     while in progress or when the connection was dropped); ``fault`` the injected fault
     that replaced the normal answer, if any; ``user_id`` the authenticated user, if any.
@@ -33,6 +34,7 @@ class FakeRequest:
         "method",
         "path",
         "path_id",
+        "peer",
         "query",
         "route",
         "status",
@@ -50,8 +52,10 @@ class FakeRequest:
         time: float,
         route: str | None,
         path_id: str | None,
+        peer: str = "",
     ) -> None:
         self.method = method
+        self.peer = peer
         self.path = path
         self.query = query
         self.headers = headers

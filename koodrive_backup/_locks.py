@@ -6,22 +6,20 @@ and cancellation. A renewal that keeps failing marks the lock *lost*: the client
 registry of its managed locks by ID, so the next operation that passes the lost lock's ID
 raises ``LockLostError`` before sending anything, instead of a confusing server error.
 
-``LockOps`` is also the base of the client's operation groups: it holds the transport, the
-registry, ``_send`` (the retry opt-in for POST/PATCH) and ``_lock_header``.
+The context talks to the client's ``Requester`` only: it creates, renews and releases
+through the endpoint descriptions, registers the lock there, and waits on its clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
 from types import TracebackType
 
 from . import _endpoints as ep
 from . import _validate as check
-from ._protocol import Payload, Request
+from ._requester import Operations, Requester
 from ._retry import is_retryable
-from ._session import Transport
 from .errors import KooDriveError, LockLostError
 from .models import LockInfo, ModuleCode
 
@@ -81,25 +79,25 @@ class LockContext:
     """
 
     def __init__(
-        self, ops: LockOps, module_code: str, renew_interval: float, lifetime: float
+        self, requester: Requester, module_code: str, renew_interval: float, lifetime: float
     ) -> None:
-        self._ops = ops
-        self._module_code = module_code
-        self._interval = renew_interval
-        self._lifetime = lifetime
+        self._rq = requester
+        self.module_code = module_code
+        #: Seconds between renewals, and the lock's validity after each (creation included).
+        self.renew_interval = renew_interval
+        self.lifetime = lifetime
         self._lock: ManagedLock | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> ManagedLock:
         if self._lock is not None:
             raise RuntimeError("this client.lock() context is already in use")
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        info = await self._ops.create_lock(self._module_code)
-        lock = ManagedLock(info.lock_id, self._module_code, started)
+        started = self._rq.clock.monotonic()
+        info = await self._rq.call(ep.CREATE_LOCK, module_code=self.module_code)
+        lock = ManagedLock(info.lock_id, self.module_code, started)
         self._lock = lock
-        self._ops._managed_locks[lock.lock_id] = lock
-        self._task = loop.create_task(self._keep_alive(lock), name=f"renew {lock.lock_id}")
+        self._rq.hold(lock.lock_id, lock)
+        self._task = asyncio.create_task(self._keep_alive(lock), name=f"renew {lock.lock_id}")
         return lock
 
     async def __aexit__(
@@ -114,7 +112,7 @@ class LockContext:
         try:
             await self._stop_renewal()
         finally:  # also when cancelled while stopping: the release is still attempted
-            self._ops._managed_locks.pop(lock.lock_id, None)
+            self._rq.release(lock.lock_id)
             await self._release(lock)
 
     async def _stop_renewal(self) -> None:
@@ -124,11 +122,11 @@ class LockContext:
             await asyncio.wait([task])  # our cancel is not re-raised; an outer one is
 
     async def _release(self, lock: ManagedLock) -> None:
-        if self._ops._transport.closed:
+        if self._rq.closed:
             logger.warning("client closed: backup lock %s not released", lock.lock_id)
             return
         try:
-            await self._ops.release_lock(lock.lock_id)
+            await self._rq.call(ep.RELEASE_LOCK, lock_id=lock.lock_id)
         except KooDriveError as exc:
             level = logging.DEBUG if lock.lost else logging.WARNING
             logger.log(level, "releasing backup lock %s failed: %s", lock.lock_id, exc)
@@ -143,18 +141,18 @@ class LockContext:
         again every ``renew_interval / 5`` until the lock's lifetime since the last good
         renewal would run out; then it is marked lost.
         """
-        loop = asyncio.get_running_loop()
-        retry_delay = self._interval / 5
-        delay = self._interval
+        clock = self._rq.clock
+        retry_delay = self.renew_interval / 5
+        delay = self.renew_interval
         while True:
-            await asyncio.sleep(delay)
-            started = loop.time()
-            try:
-                await self._ops._renew(lock.lock_id)
+            await clock.sleep(delay)
+            started = clock.monotonic()
+            try:  # renewing twice is harmless: retried like a GET
+                await self._rq.call(ep.RENEW_LOCK, retry_unsafe=True, lock_id=lock.lock_id)
             except Exception as exc:
-                expires = lock._renewed_at + self._lifetime
+                expires = lock._renewed_at + self.lifetime
                 transient = isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=True)
-                if not transient or loop.time() + retry_delay >= expires:
+                if not transient or clock.monotonic() + retry_delay >= expires:
                     lock._mark_lost(exc)
                     return
                 logger.info("renewing backup lock %s failed (%s); retrying", lock.lock_id, exc)
@@ -162,29 +160,11 @@ class LockContext:
             else:
                 lock._renewed_at = started
                 lock.renewals += 1
-                delay = self._interval
+                delay = self.renew_interval
 
 
-class LockOps:
-    """Lock operations, and the plumbing shared by the client's operation groups."""
-
-    _transport: Transport
-    _managed_locks: dict[str, ManagedLock]
-
-    def _send(self, req: Request, *, retry_unsafe: bool = False) -> Awaitable[Payload]:
-        """Send under the retry policy; ``retry_unsafe`` retries a POST/PATCH like a GET.
-
-        A plain function returning the transport's coroutine: no extra frame per call.
-        """
-        return self._transport.call(req, idempotent=True if retry_unsafe else None)
-
-    def _lock_header(self, lock_id: object) -> str:
-        """Validate a lock ID (a header value: no CR/LF) and refuse a lost managed lock."""
-        value = check.header_value(lock_id, "lock_id")
-        managed = self._managed_locks.get(value)
-        if managed is not None:
-            managed.check()
-        return value
+class LockOps(Operations):
+    """The lock operations (reference §2) and the managed lock."""
 
     async def create_lock(
         self, module_code: ModuleCode | str, *, retry_unsafe: bool = False
@@ -197,8 +177,8 @@ class LockOps:
         ``TypeError`` for a bad module code before any request, ``ConflictError`` when the
         user already holds a lock for the module, and the other ``KooDriveError`` subclasses.
         """
-        req = ep.build_create_lock(check.module_code(module_code))
-        return ep.decode_create_lock(await self._send(req, retry_unsafe=retry_unsafe), req)
+        code = check.module_code(module_code)
+        return await self._rq.call(ep.CREATE_LOCK, retry_unsafe=retry_unsafe, module_code=code)
 
     async def renew_lock(self, lock_id: str, *, retry_unsafe: bool = False) -> None:
         """Reset a lock's validity to 10 minutes (``PATCH /lock``).
@@ -209,11 +189,8 @@ class LockOps:
         request, ``ConflictError`` for an expired or unknown lock, and the other
         ``KooDriveError`` subclasses. It does not consult the managed-lock registry.
         """
-        req = ep.build_renew_lock(check.header_value(lock_id, "lock_id"))
-        await self._send(req, retry_unsafe=retry_unsafe)
-
-    async def _renew(self, lock_id: str) -> None:
-        await self.renew_lock(lock_id, retry_unsafe=True)
+        lock = check.header_value(lock_id, "lock_id")
+        await self._rq.call(ep.RENEW_LOCK, retry_unsafe=retry_unsafe, lock_id=lock)
 
     async def release_lock(self, lock_id: str) -> None:
         """Release a lock (``DELETE /lock``); retried on transient failures like any DELETE.
@@ -223,8 +200,7 @@ class LockOps:
         first attempt released it but lost the answer), and the other ``KooDriveError``
         subclasses.
         """
-        req = ep.build_release_lock(check.header_value(lock_id, "lock_id"))
-        await self._send(req)
+        await self._rq.call(ep.RELEASE_LOCK, lock_id=check.header_value(lock_id, "lock_id"))
 
     def lock(
         self,
@@ -253,4 +229,9 @@ class LockOps:
         )
         if interval >= lifetime:
             raise ValueError("renew_interval must be shorter than the lock lifetime")
-        return LockContext(self, code, interval, lifetime)
+        return LockContext(self._rq, code, interval, lifetime)
+
+    @property
+    def held_locks(self) -> frozenset[str]:
+        """The IDs of the locks currently held by ``lock()`` contexts of this client."""
+        return self._rq.held
