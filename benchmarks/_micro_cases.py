@@ -45,7 +45,7 @@ def _decoders() -> dict[str, Callable[[], object]]:
     data = json.loads(RECORD_BODY)["data"]
     decoders: dict[str, Callable[[], object]] = {
         "json.loads alone": lambda: json.loads(RECORD_BODY),
-        SDK_CODEC: lambda: GET_RECORD.decode(read_payload(response, request), request),
+        SDK_CODEC: lambda: GET_RECORD.answer(read_payload(response, request), request),
         "SDK structure only (dict -> BackupRecord)": lambda: structure(data, BackupRecord),
         "peer: pydantic model_validate_json": lambda: RecordEnvelope.model_validate_json(
             RECORD_BODY
