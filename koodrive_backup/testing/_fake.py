@@ -261,16 +261,17 @@ class FakeKooDrive:
     # -- seeding: users and apps ----------------------------------------------------------
 
     def add_user(self, *, token: str | None = None, user_id: str | None = None) -> FakeUser:
-        """Register a bearer token for a user (both generated when omitted)."""
+        """A new user with its own bearer token (both generated when omitted)."""
         user_id = user_id if user_id is not None else self._store.ids.next()
         token = token if token is not None else self._store.ids.uuid().replace("-", "")
         self._creds.tokens[token] = user_id
+        self._creds.users.add(user_id)
         return FakeUser(user_id, token)
 
     def add_app(self, app_id: str, app_secret: str, *, user_id: str | None = None) -> None:
-        """Accept HMAC signatures by ``app_id`` acting for ``user_id`` (default user)."""
-        owner = self.user_id if user_id is None else user_id
-        self._creds.apps[app_id] = App(app_id, app_secret, owner)
+        """Accept HMAC signatures by ``app_id`` acting for ``user_id``, or, by default, for
+        every user of the fake (the one ``X-User-Id`` names)."""
+        self._creds.apps[app_id] = App(app_id, app_secret, user_id)
 
     def revoke_token(self, token: str) -> None:
         """Make ``token`` invalid from now on (token-refresh tests)."""
