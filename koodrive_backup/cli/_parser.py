@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scopes(commands, [output, connection])
     _add_lock(commands, [output, connection])
     _add_fake_server(commands)
+    from ._cleanup import add_cleanup_parser  # here: _cleanup imports this module's helpers
+
+    add_cleanup_parser(commands, [output, connection])
     return parser
 
 
@@ -135,6 +138,9 @@ def _add_demo(commands: Subcommands, output: argparse.ArgumentParser) -> None:
     )
     demo.add_argument("--seed", type=int, default=1, help="seed of the fault draws and IDs")
     _batch_options(demo)
+    from ._fleet_demo import add_fleet_options
+
+    add_fleet_options(demo)
 
 
 def _add_record(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:

@@ -7,6 +7,8 @@ shared ``RateLimit`` of issue 12 belongs here when it lands.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import attrs
 
 from .. import BackupClient, BearerAuth, HmacAuth, RetryPolicy
@@ -19,8 +21,9 @@ class ClientOptions:
     """Connection settings for the clients a job makes (secrets are kept out of the repr).
 
     Either ``app_id`` + ``app_secret`` (``HmacAuth``: signs for any user, the fleet case) or
-    ``token`` (``BearerAuth``) for a manifest of one user (``user_id``, when given, must be
-    that user). ``retry``, ``timeout`` and ``allow_insecure_http`` are ``BackupClient``'s.
+    ``token`` (``BearerAuth(token, style=auth_style)``) for a manifest of one user
+    (``user_id``, when given, must be that user). ``retry``, ``timeout`` and
+    ``allow_insecure_http`` are ``BackupClient``'s.
     """
 
     base_url: str
@@ -28,6 +31,7 @@ class ClientOptions:
     app_secret: str | None = attrs.field(default=None, repr=False)
     token: str | None = attrs.field(default=None, repr=False)
     user_id: str | None = None
+    auth_style: Literal["bearer", "bearer+", "raw"] = "bearer"
     retry: RetryPolicy | None = None
     timeout: float = 30.0
     allow_insecure_http: bool = False
@@ -57,7 +61,7 @@ def make_client(options: ClientOptions, user_id: str) -> BackupClient:
     if options.app_id is not None and options.app_secret is not None:
         auth: HmacAuth | BearerAuth = HmacAuth(options.app_id, options.app_secret)
     else:
-        auth = BearerAuth(options.token)
+        auth = BearerAuth(options.token, style=options.auth_style)
     return BackupClient(
         options.base_url,
         user_id=user_id,
