@@ -17,8 +17,8 @@ from pathlib import Path
 import attrs
 
 from koodrive_backup import RetryPolicy
-from koodrive_backup.jobs import ClientOptions, JobStatus, job_outcomes
-from koodrive_backup.testing import FakeKooDrive, FakeRequest, Fault, Fleet
+from koodrive_backup.jobs import ClientOptions, JobStatus, job_outcomes, job_status, plan_job
+from koodrive_backup.testing import FakeKooDrive, FakeRequest, Fault, Fleet, seed_fleet
 
 APP_ID = "jobs-app"
 APP_SECRET = "jobs-app-secret-3f9a1c7e"  # made up; must never be printed
@@ -119,3 +119,81 @@ async def cli(*args: str, env: dict[str, str]) -> Run:
     run = Run(proc.returncode, out.decode(), err.decode())
     assert APP_SECRET not in run.out and APP_SECRET not in run.err
     return run
+
+
+# --- the crash test (kill -9 of `cleanup run` at random points, then resume) ------------------
+
+LOCK_TTL = 4.0  # a lock stranded by a kill (created, not yet journaled) expires quickly
+CRASH_USERS, CRASH_DEVICES, CRASH_SCOPES, CRASH_RECORDS = 10, 4, 480, 20  # 20,000 IDs
+
+
+async def kill_at(journal: Path, env: dict[str, str], settled: int, run_args: list[str]) -> bool:
+    """Start `cleanup run`, SIGKILL it once ``settled`` IDs are settled in the journal;
+    returns whether it was killed (False: it finished first)."""
+    proc = await start_cli("cleanup", "run", "--journal", str(journal), *run_args, env=env)
+    try:
+        ended = asyncio.ensure_future(proc.wait())
+        await wait_until(lambda: ended.done() or journal_settled(journal) >= settled)
+        if ended.done():
+            return False
+        proc.kill()  # SIGKILL: no cleanup of any kind
+        await ended
+        return True
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.communicate()
+
+
+async def wait_until(condition: Callable[[], bool], every: float = 0.005) -> None:
+    """Poll ``condition`` (a journal read by another process: no event to wait for)."""
+    while not condition():  # noqa: ASYNC110
+        await asyncio.sleep(every)
+
+
+def journal_settled(journal: Path) -> int:
+    counts = job_status(journal)
+    return counts.deleted + counts.gone + counts.failed
+
+
+async def crash_and_resume(
+    fake: FakeKooDrive, fleet: Fleet, journal: Path, run_args: list[str], kills: int, seed: int
+) -> JobStatus:
+    """Kill the run at ``kills`` random points, then resume until the job is finished."""
+    env = cli_env(fake)
+    rng = random.Random(seed)
+    points = sorted(rng.uniform(0.05, 0.9) for _ in range(kills))
+    killed = 0
+    for point in points:
+        killed += await kill_at(journal, env, int(point * fleet.id_count), run_args)
+        assert 0 < journal_settled(journal) < fleet.id_count or not killed
+    assert killed >= 1
+    for _ in range(6):  # a lock stranded by a kill blocks its records until it expires
+        run = await cli("cleanup", "run", "--journal", str(journal), *run_args, env=env)
+        assert run.status in (0, 1), run.err
+        if job_status(journal).finished:
+            break
+        await asyncio.sleep(LOCK_TTL)
+    return job_status(journal)
+
+
+async def crash_test(run_args: list[str], kills: int, seed: int, tmp_path: Path) -> None:
+    async with FakeKooDrive(
+        app_id=APP_ID, app_secret=APP_SECRET, seed=seed, lock_ttl=LOCK_TTL
+    ) as fake:
+        fake.record_requests = False
+        fleet = seed_fleet(
+            fake,
+            users=CRASH_USERS,
+            devices_per_user=CRASH_DEVICES,
+            scopes_per_device=CRASH_SCOPES,
+            records_per_device=CRASH_RECORDS,
+        )
+        assert fleet.id_count == 20_000
+        inject_random_faults(fake, 0.05, seed=seed)
+        journal = tmp_path / "job.db"
+        plan_job(fleet.manifest_text().splitlines(), journal)
+        args = ["--max-attempts", "8", "--lock-lifetime", str(LOCK_TTL), *run_args]
+        status = await crash_and_resume(fake, fleet, journal, args, kills, seed)
+        assert_store_agrees(fake, fleet, journal, status)
+        assert status.failed == 0 and status.complete  # 8 attempts ride out 5% faults
