@@ -54,6 +54,7 @@ def in_testing(module: str) -> bool:
         ("cattrs", ("koodrive_backup._codec",)),
         ("tenacity", ("koodrive_backup._retry",)),
         ("rich", ("koodrive_backup.cli",)),
+        ("ray", ("koodrive_backup.jobs",)),
     ],
 )
 def test_third_parties_stay_in_their_room(library: str, rooms: tuple[str, ...]) -> None:
@@ -90,7 +91,7 @@ def test_lower_layers_never_import_higher_ones() -> None:
         "_retry",
         "_session",
     ]
-    higher = {"client", "batching", "cli", "testing"}
+    higher = {"client", "batching", "cli", "testing", "jobs"}
     for position, module in enumerate(order):
         ours = {
             i.split(".")[1]
@@ -99,3 +100,41 @@ def test_lower_layers_never_import_higher_ones() -> None:
         }
         assert not ours & higher, module
         assert not ours & set(order[position + 1 :]) - {"_validate"}, module
+
+
+def test_jobs_use_the_public_client_api_only() -> None:
+    """jobs sits above the client: it imports ``koodrive_backup``'s public names, its own
+    modules and nothing else of the package (no private module, no testing, no cli)."""
+    import koodrive_backup
+
+    public = set(koodrive_backup.__all__)
+    for path in (PACKAGE / "jobs").rglob("*.py"):
+        ours = {i for i in imports_of(path) if i.startswith("koodrive_backup")}
+        foreign = {
+            i
+            for i in ours
+            if i != "koodrive_backup"
+            and not i.startswith("koodrive_backup.jobs")
+            and i.split(".")[1] not in public
+        }
+        assert foreign == set(), (path.name, foreign)
+
+
+def test_only_the_cli_imports_jobs() -> None:
+    users = {
+        m for m in users_of("koodrive_backup.jobs") if not m.startswith("koodrive_backup.jobs")
+    }
+    assert all(m.startswith("koodrive_backup.cli") for m in users), users
+
+
+def test_optional_extras_are_imported_lazily() -> None:
+    """No module imports ray, rich, opentelemetry or orjson at its top level."""
+    optional = ("ray", "rich", "opentelemetry", "orjson")
+    for path in MODULES:
+        for node in ast.parse(path.read_text()).body:
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            assert not [n for n in names if n.split(".")[0] in optional], (path, names)
