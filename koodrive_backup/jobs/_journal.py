@@ -6,11 +6,10 @@ Why SQLite (stdlib ``sqlite3``): one file, no server, transactions that survive 
 simply sent again and counted as gone), readers (``status``) never blocked by the writer,
 and indexes that let a run stream a million pending IDs in windows instead of loading them.
 
-Tables: ``targets`` (one per manifest line, with its discovery flags and state), ``ids``
-(one row per discovered ID: target, kind, ID, outcome, code, msg; unique per target and
-kind, so discovering twice never counts an ID twice), ``locks`` (backup locks a run holds,
-so the next run releases them after a crash) and ``meta``. This class is synchronous and
-used from one thread at a time; the runner drives it through ``JournalWriter``.
+Tables: ``targets`` (one per manifest line, with its discovery flags and state), ``chunks``
+and ``outcomes`` (the IDs, see ``_idstore``), ``locks`` (backup locks a run holds, so the
+next run releases them after a crash) and ``meta``. This class is synchronous and used from
+one thread at a time; the runner drives it through ``JournalWriter``.
 """
 
 from __future__ import annotations
@@ -23,7 +22,8 @@ from pathlib import Path
 
 import attrs
 
-from ._events import DELETED, FAILED, GONE, KIND_NAMES, SCOPE, Settled
+from ._events import SCOPE
+from ._idstore import ID_SCHEMA, INSERT_CHUNK, IdStore, chunk_rows
 from ._manifest import Target
 
 __all__ = ["DONE", "OPEN", "TARGET_FAILED", "Journal", "JournalError", "PlanSummary", "TargetRow"]
@@ -31,7 +31,8 @@ __all__ = ["DONE", "OPEN", "TARGET_FAILED", "Journal", "JournalError", "PlanSumm
 SCHEMA_VERSION = "1"
 OPEN, DONE, TARGET_FAILED = 0, 1, 2  # a target's state
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE targets (
     n INTEGER PRIMARY KEY, line INTEGER NOT NULL, user_id TEXT NOT NULL,
@@ -40,18 +41,11 @@ CREATE TABLE targets (
     scopes_found INTEGER NOT NULL DEFAULT 0, records_found INTEGER NOT NULL DEFAULT 0,
     state INTEGER NOT NULL DEFAULT 0, code TEXT, msg TEXT,
     UNIQUE (device_id, module_code));
-CREATE TABLE ids (
-    n INTEGER PRIMARY KEY, target INTEGER NOT NULL, kind INTEGER NOT NULL, id TEXT NOT NULL,
-    outcome INTEGER NOT NULL DEFAULT 0, code TEXT, msg TEXT,
-    UNIQUE (target, kind, id));
-CREATE INDEX ids_pending ON ids (target, kind, n) WHERE outcome = 0;
 CREATE TABLE locks (
     user_id TEXT NOT NULL, module_code TEXT NOT NULL, lock_id TEXT NOT NULL,
     PRIMARY KEY (user_id, module_code));
 """
-_SET_ONE = (
-    "UPDATE ids SET outcome = ?, code = ?, msg = ? "
-    "WHERE target = ? AND kind = ? AND id = ? AND outcome = 0"
+    + ID_SCHEMA
 )
 
 
@@ -82,7 +76,7 @@ class TargetRow:
     records_found: bool
 
 
-class Journal:
+class Journal(IdStore):
     """A journal file opened for reading and writing (see the module docstring)."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
@@ -129,7 +123,8 @@ class Journal:
             db.execute("BEGIN")
             summary = _plan(db, targets)
             db.execute("COMMIT")
-            db.close()
+            db.execute("PRAGMA journal_mode = WAL")  # persistent: runs need not convert it
+            db.close()  # the last connection: the -wal file is folded in and removed
             os.replace(temporary, where)  # atomic: a complete journal or none
         except BaseException:
             db.close()
@@ -153,11 +148,6 @@ class Journal:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def id_counts(self) -> dict[int, int]:
-        """IDs per outcome (``PENDING``, ``DELETED``, ``GONE``, ``FAILED``)."""
-        rows = self.db.execute("SELECT outcome, count(*) FROM ids GROUP BY outcome")
-        return dict(rows.fetchall())
-
     def target_counts(self) -> dict[int, int]:
         """Targets per state (``OPEN``, ``DONE``, ``TARGET_FAILED``)."""
         return dict(self.db.execute("SELECT state, count(*) FROM targets GROUP BY state"))
@@ -173,106 +163,15 @@ class Journal:
             for n, user, device, module, scopes, before, found, listed in rows
         ]
 
-    def pending(self, target: int, kind: int, after: int, limit: int) -> list[tuple[int, str]]:
-        """Up to ``limit`` pending ``(n, id)`` of a target's kind with ``n > after``, by ``n``."""
-        return self.db.execute(
-            "SELECT n, id FROM ids WHERE target = ? AND kind = ? AND outcome = 0 AND n > ?"
-            " ORDER BY n LIMIT ?",
-            (target, kind, after, limit),
-        ).fetchall()
-
-    def has_pending(self, target: int) -> bool:
-        found = self.db.execute(
-            "SELECT 1 FROM ids WHERE target = ? AND outcome = 0 LIMIT 1", (target,)
-        )
-        return found.fetchone() is not None
-
-    def has_failed(self, target: int) -> bool:
-        found = self.db.execute(
-            "SELECT 1 FROM ids WHERE target = ? AND outcome = 3 LIMIT 1", (target,)
-        )
-        return found.fetchone() is not None
-
     def stale_locks(self) -> list[tuple[str, str, str]]:
         """``(user_id, module_code, lock_id)`` of locks an earlier run did not release."""
         return self.db.execute("SELECT user_id, module_code, lock_id FROM locks").fetchall()
 
-    def failures(self) -> Iterator[tuple[str, str, str, str, str | None, str | None]]:
-        """``(kind, id, user_id, device_id, code, msg)`` of every failed target, then ID.
-
-        A failed target reports its device ID as ``id`` and ``"target"`` as its kind.
-        """
-        yield from self.db.execute(
-            "SELECT 'target', device_id, user_id, device_id, code, msg FROM targets"
-            " WHERE state = 2 AND code IS NOT NULL ORDER BY n"
-        )
-        rows = self.db.execute(
-            "SELECT i.kind, i.id, t.user_id, t.device_id, i.code, i.msg FROM ids i"
-            " JOIN targets t ON t.n = i.target WHERE i.outcome = 3 ORDER BY i.n"
-        )
-        for kind, *rest in rows:
-            yield (KIND_NAMES[kind], *rest)
-
-    def outcomes(self) -> Iterator[tuple[str, str, str, str, int]]:
-        """``(kind, user_id, device_id, id, outcome)`` of every ID, in discovery order."""
-        rows = self.db.execute(
-            "SELECT i.kind, t.user_id, t.device_id, i.id, i.outcome FROM ids i"
-            " JOIN targets t ON t.n = i.target ORDER BY i.n"
-        )
-        for kind, *rest in rows:
-            yield (KIND_NAMES[kind], *rest)
-
     # -- writing (inside a transaction) -------------------------------------------------------
-
-    def found(self, target: int, kind: int, ids: Iterable[str], complete: bool) -> int:
-        """Record discovered IDs (already known ones are ignored); with ``complete``, mark
-        the target's discovery of that kind done. Returns how many IDs were new."""
-        before = self.db.total_changes
-        self.db.executemany(
-            "INSERT OR IGNORE INTO ids (target, kind, id) VALUES (?, ?, ?)",
-            ((target, kind, scope_id) for scope_id in ids),
-        )
-        added = self.db.total_changes - before
-        if complete:
-            flag = "scopes_found" if kind == SCOPE else "records_found"
-            self.db.execute(f"UPDATE targets SET {flag} = 1 WHERE n = ?", (target,))
-        return added
-
-    def found_failed(self, target: int, kind: int, ids: Iterable[str], code: str, msg: str) -> int:
-        """Record discovered IDs that cannot be deleted as failed at once."""
-        before = self.db.total_changes
-        self.db.executemany(
-            "INSERT OR IGNORE INTO ids (target, kind, id, outcome, code, msg)"
-            " VALUES (?, ?, ?, 3, ?, ?)",
-            ((target, kind, bad, code, msg) for bad in ids),
-        )
-        return self.db.total_changes - before
-
-    def settle(
-        self, target: int, kind: int, first: int, last: int, size: int, done: Settled
-    ) -> None:
-        """Write one chunk's outcomes. ``first``/``last``: the ``n`` of its first and last ID,
-        ``size`` its ID count (when everything was deleted, one range update does it)."""
-        if len(done.deleted) == size:
-            self.db.execute(
-                "UPDATE ids SET outcome = 1 WHERE n BETWEEN ? AND ? AND target = ? AND kind = ?"
-                " AND outcome = 0",
-                (first, last, target, kind),
-            )
-            return
-        rows: list[tuple[object, ...]] = [
-            (DELETED, None, None, target, kind, i) for i in done.deleted
-        ]
-        rows += [(GONE, None, None, target, kind, i) for i in done.gone]
-        rows += [(FAILED, code, msg, target, kind, i) for i, code, msg in done.failed]
-        self.db.executemany(_SET_ONE, rows)
 
     def fail_target(self, target: int, code: str, msg: str) -> int:
         """Mark a target failed and its pending IDs failed with the same reason."""
-        failed = self.db.execute(
-            "UPDATE ids SET outcome = 3, code = ?, msg = ? WHERE target = ? AND outcome = 0",
-            (code, msg, target),
-        ).rowcount
+        failed = self.fail_pending(target, code, msg)
         self.db.execute(
             "UPDATE targets SET state = 2, code = ?, msg = ? WHERE n = ?", (code, msg, target)
         )
@@ -298,9 +197,7 @@ class Journal:
 
     def retry_failed(self) -> int:
         """Make failed IDs pending and failed targets open again; returns the IDs reopened."""
-        reopened = self.db.execute(
-            "UPDATE ids SET outcome = 0, code = NULL, msg = NULL WHERE outcome = 3"
-        ).rowcount
+        reopened = self.reopen_failed()
         self.db.execute("UPDATE targets SET state = 0, code = NULL, msg = NULL WHERE state = 2")
         return reopened
 
@@ -329,8 +226,7 @@ def _plan(db: sqlite3.Connection, targets: Iterable[Target]) -> PlanSummary:
              scopes, before, int(scopes != "all")),
         )  # fmt: skip
         if isinstance(target.scopes, tuple):
-            rows = ((count, SCOPE, scope_id) for scope_id in target.scopes)
-            db.executemany("INSERT INTO ids (target, kind, id) VALUES (?, ?, ?)", rows)
+            db.executemany(INSERT_CHUNK, chunk_rows(count, SCOPE, target.scopes))
             ids += len(target.scopes)
         discover += scopes == "all" or before is not None
     return PlanSummary(count, ids, discover)

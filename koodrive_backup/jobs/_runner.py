@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Protocol
@@ -34,9 +35,10 @@ from ._events import (
     LockReleased,
     Settled,
 )
+from ._idstore import CHUNK, PendingChunk
 from ._journal import DONE, TARGET_FAILED, Journal, TargetRow
 from ._status import JobStatus
-from ._worker import CHUNK, Found
+from ._worker import Found
 from ._writer import JournalWriter
 
 __all__ = ["JobAuthError", "RunOptions", "Runner", "Workers"]
@@ -184,22 +186,38 @@ class Runner:
             await self._found(target, RECORD, listing)
 
     async def _found(self, target: TargetRow, kind: int, events: Stream) -> None:
-        """Journal every page of a discovery; mark it complete once the listing ended."""
+        """Journal a discovery page by page, in full chunks; mark it complete at the end.
+
+        What an interrupted discovery wrote is dropped first (none of it was deleted: deleting
+        starts once a discovery is complete). IDs the listing repeats are journaled once.
+        """
+        await self.writer.call(self.journal.forget, target.n, kind)
+        seen: set[str] = set()
+        buffer: list[str] = []
         async with contextlib.aclosing(events):
             async for event in events:
                 if isinstance(event, ErrorInfo):
                     self._raise(event)
                 assert isinstance(event, Found)
-                await self._journal_found(target, kind, event.ids, complete=False)
-        await self._journal_found(target, kind, (), complete=True)
+                fresh = [i for i in event.ids if i not in seen]
+                seen.update(fresh)
+                buffer += await self._keep_valid(target, kind, fresh)
+                full = len(buffer) - len(buffer) % CHUNK
+                await self._journal_found(target, kind, buffer[:full])
+                del buffer[:full]
+        await self._journal_found(target, kind, buffer)
+        await self.writer.call(self.journal.complete, target.n, kind)
 
-    async def _journal_found(
-        self, target: TargetRow, kind: int, ids: tuple[str, ...], *, complete: bool
-    ) -> None:
+    async def _journal_found(self, target: TargetRow, kind: int, ids: list[str]) -> None:
+        if ids:
+            added = await self.writer.call(self.journal.found, target.n, kind, ids)
+            self.counts.planned += added
+            self.counts.pending += added
+            self._report()
+
+    async def _keep_valid(self, target: TargetRow, kind: int, ids: list[str]) -> list[str]:
+        """IDs the API can address; the others are journaled as failed at once."""
         good = [i for i in ids if _PATH_ID.fullmatch(i) and i not in (".", "..")]
-        added = await self.writer.call(self.journal.found, target.n, kind, good, complete)
-        self.counts.planned += added
-        self.counts.pending += added
         if len(good) != len(ids):
             valid = set(good)
             bad = [i for i in ids if i not in valid]
@@ -207,7 +225,7 @@ class Runner:
             moved = await call(self.journal.found_failed, target.n, kind, bad, *_INVALID_ID)
             self.counts.planned += moved
             self.counts.failed += moved
-        self._report()
+        return good
 
     def _raise(self, info: ErrorInfo) -> None:
         if info.kind == "auth":
@@ -220,30 +238,51 @@ class Runner:
 
     async def _drain(self, target: TargetRow, kind: int) -> int:
         """Up to ``passes`` passes over the pending IDs; returns how many are still pending."""
+        size = (self.options.window if kind == SCOPE else self.options.record_window) // CHUNK
         left = 0
         for _ in range(self.options.passes):
             left, after = 0, 0
-            size = self.options.window if kind == SCOPE else self.options.record_window
-            while rows := await self.writer.call(self.journal.pending, target.n, kind, after, size):
-                after = rows[-1][0]
-                left += await self._window(target, kind, rows)
+            while chunks := await self.writer.call(
+                self.journal.pending, target.n, kind, after, max(1, size)
+            ):
+                after = chunks[-1].n
+                if kind == SCOPE:
+                    left += await self._delete_scopes(target, chunks)
+                else:
+                    left += await self._delete_records(target, chunks)
             if not left:
                 break
         return left
 
-    async def _window(self, target: TargetRow, kind: int, rows: list[tuple[int, str]]) -> int:
-        ids = [row[1] for row in rows]
-        if kind == SCOPE:
+    async def _delete_scopes(self, target: TargetRow, chunks: list[PendingChunk]) -> int:
+        """One request per journal chunk: ``iter_delete_scopes`` cuts its input every 100
+        IDs, so a batch of chunks is sent together while all but its last are full."""
+        left = 0
+        for batch in _aligned(chunks):
+            ids = [i for chunk in batch for i in chunk.ids]
             events = self.workers.stream("delete_scopes", target.user_id, target.device_id, ids)
-        else:
-            events = self.workers.stream("delete_records", target.user_id, target.module_code, ids)
-        chunk = CHUNK if kind == SCOPE else len(rows)
+            left += await self._settle_stream(target, events, functools.partial(_by_index, batch))
+        return left
+
+    async def _delete_records(self, target: TargetRow, chunks: list[PendingChunk]) -> int:
+        """One ``delete_records`` call for the window; its outcome split back into chunks."""
+        ids = [i for chunk in chunks for i in chunk.ids]
+        events = self.workers.stream("delete_records", target.user_id, target.module_code, ids)
+        return await self._settle_stream(target, events, lambda done: split(chunks, done))
+
+    async def _settle_stream(
+        self,
+        target: TargetRow,
+        events: Stream,
+        chunks_of: Callable[[Settled], list[tuple[PendingChunk, Settled]]],
+    ) -> int:
         left = 0
         stop: ErrorInfo | None = None
         async with contextlib.aclosing(events):
             async for event in events:
                 if isinstance(event, Settled):
-                    left += self._settled(target, kind, rows[event.index * chunk :][:chunk], event)
+                    for chunk, done in chunks_of(event):
+                        left += self._settled(chunk, done)
                     stop = self._chunk_error(target, event.error) or stop
                 else:
                     self._lock_event(event)
@@ -261,11 +300,8 @@ class Runner:
             self.writer.submit(self.journal.note_error, target.n, error.code, error.msg)
         return None
 
-    def _settled(
-        self, target: TargetRow, kind: int, rows: list[tuple[int, str]], done: Settled
-    ) -> int:
-        first, last = rows[0][0], rows[-1][0]
-        self.writer.submit(self.journal.settle, target.n, kind, first, last, len(rows), done)
+    def _settled(self, chunk: PendingChunk, done: Settled) -> int:
+        self.writer.submit(self.journal.settle, chunk.n, chunk.whole, done)
         counts = self.counts
         counts.deleted += len(done.deleted)
         counts.gone += len(done.gone)
@@ -290,3 +326,41 @@ class Runner:
         async with contextlib.aclosing(events):
             async for event in events:
                 self._lock_event(event)
+
+
+def _aligned(chunks: list[PendingChunk]) -> Iterator[list[PendingChunk]]:
+    """Runs of chunks whose IDs ``iter_delete_scopes`` cuts exactly at their boundaries."""
+    batch: list[PendingChunk] = []
+    for chunk in chunks:
+        batch.append(chunk)
+        if len(chunk.ids) != CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _by_index(batch: list[PendingChunk], done: Settled) -> list[tuple[PendingChunk, Settled]]:
+    return [(batch[done.index], done)]
+
+
+def split(chunks: list[PendingChunk], done: Settled) -> list[tuple[PendingChunk, Settled]]:
+    """A window's outcome (records: one ``delete_records`` call) as one per chunk."""
+    where = {i: position for position, chunk in enumerate(chunks) for i in chunk.ids}
+    deleted: list[list[str]] = [[] for _ in chunks]
+    gone: list[list[str]] = [[] for _ in chunks]
+    unprocessed: list[list[str]] = [[] for _ in chunks]
+    failed: list[list[tuple[str, str, str]]] = [[] for _ in chunks]
+    for items, parts in (
+        (done.deleted, deleted),
+        (done.gone, gone),
+        (done.unprocessed, unprocessed),
+    ):
+        for item in items:
+            parts[where[item]].append(item)
+    for failure in done.failed:
+        failed[where[failure[0]]].append(failure)
+    return [
+        (chunk, Settled(0, tuple(d), tuple(g), tuple(f), tuple(u), done.error))
+        for chunk, d, g, f, u in zip(chunks, deleted, gone, failed, unprocessed, strict=True)
+    ]

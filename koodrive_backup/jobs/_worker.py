@@ -97,9 +97,12 @@ class _User:
         self.busy = 0
         self.lifetime = lifetime
         self.locks: dict[str, _Holder] = {}
+        self.releasing: dict[str, asyncio.Task[None]] = {}
 
     async def acquire(self, module_code: str) -> tuple[_Holder, bool]:
         """The module's lock and whether it was just created (``KooDriveError`` if refused)."""
+        while (releasing := self.releasing.get(module_code)) is not None:
+            await asyncio.wait([releasing])  # the server allows one lock per user and module
         holder = self.locks.get(module_code)
         created = holder is None or (holder.ready.done() and _lost(holder))
         if created:
@@ -122,7 +125,12 @@ class _User:
         if self.locks.get(module_code) is holder:
             del self.locks[module_code]
         holder.stop.set()
-        await asyncio.wait([holder.task])
+        self.releasing[module_code] = holder.task
+        try:
+            await asyncio.wait([holder.task])
+        finally:
+            if self.releasing.get(module_code) is holder.task:
+                del self.releasing[module_code]
         if holder.ready.cancelled() or holder.ready.exception() is not None:
             return None
         lock = holder.ready.result()
