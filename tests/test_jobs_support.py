@@ -18,7 +18,7 @@ import attrs
 
 from koodrive_backup import RetryPolicy
 from koodrive_backup.jobs import ClientOptions, JobStatus, job_outcomes, job_status, plan_job
-from koodrive_backup.testing import FakeKooDrive, FakeRequest, Fault, Fleet, seed_fleet
+from koodrive_backup.testing import FakeKooDrive, Fault, Fleet, seed_fleet
 
 APP_ID = "jobs-app"
 APP_SECRET = "jobs-app-secret-3f9a1c7e"  # made up; must never be printed
@@ -36,14 +36,8 @@ def job_options(fake: FakeKooDrive, **extra: object) -> ClientOptions:
 def inject_random_faults(fake: FakeKooDrive, rate: float, seed: int) -> None:
     """Each list/delete request fails with probability ``rate``: 503, a dropped connection,
     or an answer lost after the work was done (the retry then meets "not found")."""
-    draw = random.Random(seed).random
     faults = (Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response())
-    for fault in faults:
-        fake.inject(fault, when=_sometimes(draw, rate / len(faults)), times=None)
-
-
-def _sometimes(draw: Callable[[], float], rate: float) -> Callable[[FakeRequest], bool]:
-    return lambda request: request.route in FAULT_ROUTES and draw() < rate
+    fake.set_random_faults(rate, faults, seed=seed, route=FAULT_ROUTES)
 
 
 @attrs.frozen

@@ -40,7 +40,8 @@ from ..jobs import (
 )
 from ._cleanup_output import JobProgress, print_status, status_table
 from ._commands import Context
-from ._config import ENV_BASE_URL, ENV_TOKEN, ENV_USER_ID, TOKEN_FLAG_WARNING, read_token_file
+from ._config import ENV_BASE_URL, ENV_TOKEN, ENV_USER_ID, read_token_file
+from ._config import _token as token_setting  # the token flags of every command
 from ._errors import EXIT_AUTH, EXIT_OK, EXIT_PARTIAL, UsageError
 from ._output import print_error
 from ._parser import _int_in, _positive_float
@@ -231,7 +232,7 @@ def client_options(
     }
     if app_id and secret:
         return ClientOptions(base_url, app_id=app_id, app_secret=secret, **common)
-    token = _token(args, environ, warn)
+    token = token_setting(args, environ, warn)
     if not token:
         raise UsageError(
             f"missing credentials: set {ENV_APP_ID} and {ENV_APP_SECRET} (or, for a journal "
@@ -241,12 +242,3 @@ def client_options(
     return ClientOptions(
         base_url, token=token, user_id=user_id, auth_style=args.auth_style, **common
     )
-
-
-def _token(args: argparse.Namespace, environ: Mapping[str, str], warn: Any) -> str:
-    if args.token is not None:
-        warn(TOKEN_FLAG_WARNING)
-        return str(args.token).strip()
-    if args.token_file is not None:
-        return read_token_file(args.token_file, warn)
-    return environ.get(ENV_TOKEN, "").strip()

@@ -19,14 +19,12 @@ import argparse
 import asyncio
 import contextlib
 import json
-import random
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..jobs import ClientOptions, JobStatus, job_outcomes, plan_job, run_job
-from ..testing import FakeKooDrive, FakeRequest, Fault, Fleet, seed_fleet
+from ..testing import FakeKooDrive, Fault, Fleet, seed_fleet
 from ._cleanup_output import JobProgress, status_table
 from ._demo import DEMO_RETRY
 from ._errors import EXIT_API, EXIT_OK
@@ -54,18 +52,6 @@ def add_fleet_options(demo: argparse.ArgumentParser) -> None:
     group.add_argument("--records-per-device", type=int, default=5, metavar="N", help="(5)")
 
 
-def _inject_faults(fake: FakeKooDrive, rate: float, seed: int) -> None:
-    """Each request of ``FAULT_ROUTES`` fails with probability ``rate`` (seeded)."""
-    draw = random.Random(seed).random
-    faults = (Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response())
-    for fault in faults:
-        fake.inject(fault, when=_sometimes(draw, rate / len(faults)), times=None)
-
-
-def _sometimes(draw: Callable[[], float], rate: float) -> Callable[[FakeRequest], bool]:
-    return lambda request: request.route in FAULT_ROUTES and draw() < rate
-
-
 async def run_fleet_demo(args: argparse.Namespace) -> int:
     """Run the fleet demo; exit 0 when the job completed and the store agrees with it."""
     with tempfile.TemporaryDirectory(prefix="koodrive-fleet-demo-") as tmp:
@@ -77,7 +63,8 @@ async def run_fleet_demo(args: argparse.Namespace) -> int:
                 scopes_per_device=args.scopes_per_device,
                 records_per_device=args.records_per_device,
             )
-            _inject_faults(fake, args.fault_rate, args.seed)
+            faults = (Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response())
+            fake.set_random_faults(args.fault_rate, faults, seed=args.seed, route=FAULT_ROUTES)
             journal = Path(tmp) / "job.db"
             plan_job(fleet.manifest_text().splitlines(), journal)
             if not args.json:

@@ -235,10 +235,13 @@ class FakeKooDrive:
         faults: Sequence[Fault] = (),
         *,
         seed: int | None = 0,
-        route: str | None = None,
+        route: str | Iterable[str] | None = None,
     ) -> None:
-        """Each request (on ``route``) gets one of ``faults`` with probability ``rate``."""
-        _check_route(route)
+        """Each request (on ``route``, a route name or several) gets one of ``faults`` with
+        probability ``rate``."""
+        routes = None if route is None else frozenset([route] if isinstance(route, str) else route)
+        for name in routes or ():
+            _check_route(name)
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be within [0, 1]")
         if rate == 0.0:
@@ -246,7 +249,7 @@ class FakeKooDrive:
             return
         if not faults:
             faults = (Fault.status(503),)
-        self._faults.random = RandomFaults(rate, tuple(faults), random.Random(seed), route)
+        self._faults.random = RandomFaults(rate, tuple(faults), random.Random(seed), routes)
 
     def clear_faults(self) -> None:
         """Drop scripted and random faults (``latency`` is kept)."""
