@@ -107,9 +107,10 @@ async def test_a_cancelled_run_resumes_without_counting_twice(
     assert 0 < stopped.deleted + stopped.gone < fleet.id_count
     assert stopped.pending > 0 and not stopped.finished
 
-    status = await run_job(journal, job_options(fake))
+    seen: list[JobStatus] = []
+    status = await run_job(journal, job_options(fake), on_progress=seen.append)
 
-    assert status.complete
+    assert status.complete and seen[-1] == status  # discoveries redone are not counted twice
     assert status.deleted + status.gone >= stopped.deleted + stopped.gone
     assert_store_agrees(fake, fleet, journal, status)
 

@@ -29,6 +29,7 @@ class JobProgress:
         self._last: JobStatus | None = None
         self._printed_at: float | None = None
         self._started = time.monotonic()
+        self._settled_at_start: int | None = None  # a resumed job: count this run's work
 
     def update(self, counts: JobStatus) -> None:
         if not self._enabled:
@@ -61,7 +62,9 @@ class JobProgress:
 
     def _print(self, counts: JobStatus, now: float) -> None:
         settled = counts.planned - counts.pending
-        rate = settled / max(now - self._started, 1e-9)
+        if self._settled_at_start is None:
+            self._settled_at_start = settled
+        rate = (settled - self._settled_at_start) / max(now - self._started, 1e-9)
         print(
             f"{PROGRESS_PREFIX} {settled}/{counts.planned} IDs settled ({_id_counts(counts)}),"
             f" {counts.targets_done + counts.targets_failed}/{counts.targets_total} targets"

@@ -171,11 +171,17 @@ class IdStore:
         flag = "scopes_found" if kind == 0 else "records_found"
         self.db.execute(f"UPDATE targets SET {flag} = 1 WHERE n = ?", (target,))
 
-    def forget(self, target: int, kind: int) -> None:
-        """Drop what an unfinished discovery wrote (nothing of it was deleted yet)."""
+    def forget(self, target: int, kind: int) -> tuple[int, int]:
+        """Drop what an unfinished discovery wrote (nothing of it was deleted yet); returns
+        the IDs dropped and how many of them were failed (IDs the API cannot address)."""
         where = "SELECT n FROM chunks WHERE target = ? AND kind = ?"
-        self.db.execute(f"DELETE FROM outcomes WHERE chunk IN ({where})", (target, kind))
+        size = self.db.execute(
+            "SELECT coalesce(sum(size), 0) FROM chunks WHERE target = ? AND kind = ?",
+            (target, kind),
+        ).fetchone()[0]
+        failed = self.db.execute(f"DELETE FROM outcomes WHERE chunk IN ({where})", (target, kind))
         self.db.execute("DELETE FROM chunks WHERE target = ? AND kind = ?", (target, kind))
+        return int(size), failed.rowcount
 
     def settle(self, chunk: int, whole: bool, done: Settled) -> None:
         """Write the outcome of the request that sent a chunk's pending IDs (``whole``: all of

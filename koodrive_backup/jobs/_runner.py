@@ -191,7 +191,10 @@ class Runner:
         What an interrupted discovery wrote is dropped first (none of it was deleted: deleting
         starts once a discovery is complete). IDs the listing repeats are journaled once.
         """
-        await self.writer.call(self.journal.forget, target.n, kind)
+        dropped, failed = await self.writer.call(self.journal.forget, target.n, kind)
+        self.counts.planned -= dropped
+        self.counts.failed -= failed
+        self.counts.pending -= dropped - failed
         seen: set[str] = set()
         buffer: list[str] = []
         async with contextlib.aclosing(events):
