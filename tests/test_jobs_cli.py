@@ -165,3 +165,24 @@ async def test_demo_fleet_exits_0() -> None:
     assert document["ok"] is True and all(document["checks"].values())
     assert 0 < document["first_run_settled"] < 5 * 4 * 305
     assert document["ids"]["planned"] == 5 * 4 * 305 and document["ids"]["pending"] == 0
+
+
+async def test_an_unfinished_target_says_why(fake: FakeKooDrive, tmp_path: Path) -> None:
+    fleet = seed_fleet(fake, users=1, devices_per_user=2, scopes_per_device=10)
+    stuck = fleet.devices[0][1]
+    fake.inject(
+        Fault.status(503), route="listBackupScope", when=lambda r: stuck in r.path, times=None
+    )
+    journal = str(tmp_path / "job.db")
+    env = cli_env(fake)
+    assert (
+        await cli("cleanup", "plan", manifest_of(fleet, tmp_path), "--journal", journal, env=env)
+    ).status == 0
+    ran = await cli("cleanup", "run", "--journal", journal, "--max-attempts", "1", env=env)
+    assert ran.status == 1
+    assert f"open: user {fleet.users[0].user_id} device {stuck} module 101:" in ran.out
+    assert "HTTP 503" in ran.out
+    shown = await cli("cleanup", "status", "--journal", journal, env=env)
+    assert shown.status == 1 and f"device {stuck}" in shown.out
+    fake.clear_faults()
+    assert (await cli("cleanup", "run", "--journal", journal, env=env)).status == 0

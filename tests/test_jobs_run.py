@@ -241,3 +241,13 @@ def _last_error(journal: Path) -> str:
 
     with sqlite3.connect(journal) as db:
         return str(db.execute("SELECT msg FROM targets").fetchone()[0])
+
+
+def test_client_options_keep_secrets_out_of_their_repr() -> None:
+    hmac = ClientOptions("https://h.example", app_id="app", app_secret="s3cr3t-app")
+    token = ClientOptions("https://h.example", token="s3cr3t-token", user_id="1")
+    assert "s3cr3t" not in repr(hmac) + repr(token) and "app" in repr(hmac)
+    with pytest.raises(TypeError):
+        ClientOptions("https://h.example", app_id="app", app_secret="x", token="y")
+    with pytest.raises(TypeError):
+        ClientOptions("https://h.example", app_id="app")

@@ -33,12 +33,13 @@ from ..jobs import (
     RunOptions,
     WorkerSettings,
     job_failures,
+    job_open_errors,
     job_status,
     plan_job,
     ray_available,
     run_job,
 )
-from ._cleanup_output import JobProgress, print_status, status_table
+from ._cleanup_output import JobProgress, print_open_errors, print_status, status_table
 from ._commands import Context
 from ._config import ENV_BASE_URL, ENV_TOKEN, ENV_USER_ID, read_token_file
 from ._config import _token as token_setting  # the token flags of every command
@@ -130,6 +131,8 @@ def _summary_json(summary: Any) -> dict[str, int]:
 def _status(args: argparse.Namespace) -> int:
     counts = job_status(args.journal)
     print_status(counts, job_failures(args.journal), as_json=args.json)
+    if not args.json:
+        print_open_errors(job_open_errors(args.journal))
     return EXIT_OK if counts.complete else EXIT_PARTIAL
 
 
@@ -171,6 +174,7 @@ def _report(args: argparse.Namespace, counts: JobStatus | None, interrupted: int
         print(f"koodrive-backup: interrupted by {name}; run again to resume", file=sys.stderr)
         return 128 + interrupted
     if not counts.complete and not args.json:
+        print_open_errors(job_open_errors(args.journal))
         print(f"Not complete: see `koodrive-backup cleanup status --journal {args.journal}`.")
     return EXIT_OK if counts.complete else EXIT_PARTIAL
 

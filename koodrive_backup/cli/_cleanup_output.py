@@ -12,7 +12,7 @@ from typing import Any
 from ..jobs import Failure, JobStatus
 from ._output import PROGRESS_PREFIX, format_table
 
-__all__ = ["JobProgress", "print_status", "status_table"]
+__all__ = ["JobProgress", "print_open_errors", "print_status", "status_table"]
 
 _PLAIN_INTERVAL = 1.0
 _FAILURES_SHOWN = 20
@@ -134,3 +134,9 @@ def print_status(counts: JobStatus, failures: Iterator[Failure], *, as_json: boo
             f"  failed {failure.kind} {failure.id} (user {failure.user_id}, device"
             f" {failure.device_id}): {failure.code} {failure.msg or ''}".rstrip()
         )
+
+
+def print_open_errors(errors: list[tuple[str, str, str, str]]) -> None:
+    """Unfinished targets and why their last try failed (the next run tries again)."""
+    for user_id, device_id, module_code, msg in errors:
+        print(f"  open: user {user_id} device {device_id} module {module_code}: {msg}")

@@ -21,7 +21,14 @@ from ._journal import JournalError, PlanSummary
 from ._manifest import ManifestError, Target, read_manifest
 from ._ray import ray_available
 from ._runner import JobAuthError, RunOptions
-from ._status import Failure, JobStatus, job_failures, job_outcomes, job_status
+from ._status import (
+    Failure,
+    JobStatus,
+    job_failures,
+    job_open_errors,
+    job_outcomes,
+    job_status,
+)
 from ._worker import WorkerSettings
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "Target",
     "WorkerSettings",
     "job_failures",
+    "job_open_errors",
     "job_outcomes",
     "job_status",
     "make_client",

@@ -163,6 +163,14 @@ class Journal(IdStore):
             for n, user, device, module, scopes, before, found, listed in rows
         ]
 
+    def open_errors(self, limit: int) -> list[tuple[str, str, str, str]]:
+        """``(user_id, device_id, module_code, msg)`` of open targets whose last try failed."""
+        return self.db.execute(
+            "SELECT user_id, device_id, module_code, msg FROM targets"
+            " WHERE state = 0 AND msg IS NOT NULL ORDER BY n LIMIT ?",
+            (limit,),
+        ).fetchall()
+
     def stale_locks(self) -> list[tuple[str, str, str]]:
         """``(user_id, module_code, lock_id)`` of locks an earlier run did not release."""
         return self.db.execute("SELECT user_id, module_code, lock_id FROM locks").fetchall()

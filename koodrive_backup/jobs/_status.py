@@ -15,7 +15,14 @@ import attrs
 from ._events import DELETED, FAILED, GONE, PENDING
 from ._journal import DONE, TARGET_FAILED, Journal
 
-__all__ = ["Failure", "JobStatus", "job_failures", "job_outcomes", "job_status"]
+__all__ = [
+    "Failure",
+    "JobStatus",
+    "job_failures",
+    "job_open_errors",
+    "job_outcomes",
+    "job_status",
+]
 
 
 @attrs.define
@@ -105,6 +112,18 @@ def job_status(path: str | os.PathLike[str]) -> JobStatus:
     journal = Journal.open(path, readonly=True)
     try:
         return read_status(journal)
+    finally:
+        journal.close()
+
+
+def job_open_errors(
+    path: str | os.PathLike[str], limit: int = 20
+) -> list[tuple[str, str, str, str]]:
+    """``(user_id, device_id, module_code, msg)`` of up to ``limit`` unfinished targets whose
+    last try failed for a transient reason (the next run tries them again)."""
+    journal = Journal.open(path, readonly=True)
+    try:
+        return journal.open_errors(limit)
     finally:
         journal.close()
 
