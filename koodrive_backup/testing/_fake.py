@@ -290,8 +290,10 @@ class FakeKooDrive:
         device_name: str | None = "fake device",
         device_os: str | None = "linux",
     ) -> str:
-        """Bind a device for ``user_id`` (default user); returns its 19-digit ID."""
+        """Bind a device for ``user_id`` (default user; an ID not made by ``add_user`` becomes
+        a user the app credentials sign for); returns its 19-digit ID."""
         owner = self.user_id if user_id is None else user_id
+        self._creds.users.add(owner)
         code = machine_code if machine_code is not None else f"fake_{next(self._machine_seq)}"
         return self._store.add_device(owner, code, device_name, device_os).device_id
 
