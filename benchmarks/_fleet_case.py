@@ -1,10 +1,11 @@
 """``fleet``: what the job journal costs, and the memory of a million-ID job.
 
-- Throughput: the same ``batch_ids`` scope IDs (10 devices of one user) deleted by
+- Throughput: the same ``batch_ids`` scope IDs (8 devices of one user) deleted by
   ``run_job`` (a planned journal, 8 targets at once x 4 requests each = 32 in flight) and by
   plain ``delete_scopes`` per device (concurrency 32), against the bare server, runs
-  interleaved. The plan is written before each timed run (it is ``cleanup plan``, not
-  ``run``); the run's journal work (reading pending IDs, writing every outcome) is timed.
+  interleaved; each variant opens and closes its client inside the timing. The plan is
+  written before each timed run (it is ``cleanup plan``, not ``run``); the run's journal
+  work (opening it, reading pending IDs, writing every outcome) is timed.
 - Memory: a fresh child process plans and runs a ``memory_ids``-ID job (1,000,000 in a full
   run: 100 targets of 10,000 listed IDs) against the bare server; the growth of its peak RSS
   (``VmHWM``) over a warmed-up baseline, after the plan and after the run.
@@ -64,15 +65,20 @@ async def _cleanup_run(bare: Server, tmp: Path, count: int, run: int) -> Sample:
     return sample
 
 
-async def _plain_run(bare: Server, client: BackupClient, count: int, concurrency: int) -> Sample:
+async def _plain_run(bare: Server, count: int, concurrency: int) -> Sample:
+    """The same IDs by ``delete_scopes`` per device, client opened and closed in the timing
+    as ``run_job`` does with its own."""
     per_device = count // DEVICES
     watch = Stopwatch(bare)
     watch.start()
     deleted = 0
-    for device in range(DEVICES):
-        ids = [str(FIRST_ID + device * per_device + n) for n in range(per_device)]
-        result = await client.delete_scopes(str(FIRST_ID + device), ids, concurrency=concurrency)
-        deleted += len(result.deleted)
+    async with _client(bare) as client:
+        for device in range(DEVICES):
+            ids = [str(FIRST_ID + device * per_device + n) for n in range(per_device)]
+            answer = await client.delete_scopes(
+                str(FIRST_ID + device), ids, concurrency=concurrency
+            )
+            deleted += len(answer.deleted)
     sample = watch.stop(count)
     if deleted != count:
         raise AssertionError(f"delete_scopes deleted {deleted} of {count} IDs")
@@ -89,11 +95,11 @@ async def fleet_case(sizes: Sizes) -> CaseResult:
     result = CaseResult("fleet", title)
     plain_s, job_s = Series("plain delete_scopes per device"), Series("cleanup run (journal)")
     with tempfile.TemporaryDirectory(prefix="koodrive-fleet-") as tmp:
-        async with server(BARE) as bare, _client(bare) as client:
-            await _plain_run(bare, client, DEVICES * 300, concurrency)  # warm-up
+        async with server(BARE) as bare:
+            await _plain_run(bare, DEVICES * 300, concurrency)  # warm-up
             await _cleanup_run(bare, Path(tmp), DEVICES * 300, -1)
             for run in range(sizes.runs):
-                plain_s.samples.append(await _plain_run(bare, client, count, concurrency))
+                plain_s.samples.append(await _plain_run(bare, count, concurrency))
                 job_s.samples.append(await _cleanup_run(bare, Path(tmp), count, run))
             memory = await _memory_child(bare.url, sizes.memory_ids)
     ratio = paired_ratio(job_s, plain_s, rate).median

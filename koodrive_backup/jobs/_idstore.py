@@ -141,7 +141,7 @@ class IdStore:
             "SELECT c.n, c.kind, t.user_id, t.device_id, c.ids, c.state FROM chunks c"
             " JOIN targets t ON t.n = c.target ORDER BY c.n"
         )
-        for n, kind, user_id, device_id, text, state in chunks.fetchall():
+        for n, kind, user_id, device_id, text, state in chunks:  # streamed
             known: dict[str, int] = {}
             if state in (MIXED, MIXED_SETTLED):
                 query = "SELECT id, outcome FROM outcomes WHERE chunk = ?"

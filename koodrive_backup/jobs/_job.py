@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -80,9 +81,9 @@ async def run_job(
     settings = worker or WorkerSettings()
     path = Path(journal)
     with _exclusive(path):
-        book = Journal.open(path)
+        book = await asyncio.to_thread(Journal.open, path)  # SQLite work stays off the loop
         try:
-            counts = _prepare(book, client_options, options)
+            counts = await asyncio.to_thread(_prepare, book, client_options, options)
         except BaseException:
             book.close()
             raise
@@ -92,7 +93,7 @@ async def run_job(
             await Runner(book, workers, counts, options, on_progress).run()
         finally:
             await workers.close()
-    return job_status(path)
+    return await asyncio.to_thread(job_status, path)
 
 
 def _prepare(book: Journal, client_options: ClientOptions, options: RunOptions) -> JobStatus:
