@@ -53,7 +53,8 @@ class JobProgress:
         bar = self._bar
         if self._tasks is None:
             bar.start()
-            self._tasks = (bar.add_task("IDs", total=None), bar.add_task("targets", total=None))
+            ids, targets = bar.add_task("IDs", counts=""), bar.add_task("targets", counts="")
+            self._tasks = (ids, targets)
         ids, targets = self._tasks
         settled = counts.planned - counts.pending
         bar.update(ids, total=counts.planned, completed=settled, counts=_id_counts(counts))
