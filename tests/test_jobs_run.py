@@ -251,3 +251,24 @@ def test_client_options_keep_secrets_out_of_their_repr() -> None:
         ClientOptions("https://h.example", app_id="app", app_secret="x", token="y")
     with pytest.raises(TypeError):
         ClientOptions("https://h.example", app_id="app")
+
+
+async def test_a_lost_lock_leaves_records_pending_and_a_new_lock_goes_on(tmp_path: Path) -> None:
+    async with FakeKooDrive(app_id=APP_ID, app_secret=APP_SECRET, lock_ttl=1.0) as fake:
+        fleet = seed_fleet(fake, users=1, devices_per_user=1, records_per_device=24)
+        fake.inject(Fault.status(409, code=15000415), route="renewalBackupLock", times=None)
+        fake.inject(Fault.latency(0.06), route="deleteBackupRecord", times=None)
+        journal = tmp_path / "job.db"
+        plan_job(fleet.manifest_text().splitlines(), journal)
+        quick = WorkerSettings(requests=1, lock_lifetime=1.0)  # renewed (and refused) at 0.5 s
+        options = RunOptions(record_window=100, passes=1)
+        first = await run_job(journal, job_options(fake), worker=quick, options=options)
+        assert 0 < first.deleted < 24 and first.pending == 24 - first.deleted
+        assert first.failed == 0  # records of a lost lock wait, they do not fail
+        status = first
+        for _ in range(10):
+            status = await run_job(journal, job_options(fake), worker=quick, options=options)
+            if status.complete:
+                break
+        assert status.complete and fake.route_counts["createBackupLock"] >= 2
+        assert_store_agrees(fake, fleet, journal, status)

@@ -245,18 +245,24 @@ class LocalWorker:
                 yield Settled(0, unprocessed=tuple(ids), error=_lock_error(exc))
                 return
             lock = holder.ready.result()
-            released: ManagedLock | None = None
             try:
                 if created:
                     yield LockHeld(user_id, module_code, lock.lock_id)
-                result = await user.client.delete_records(
-                    ids, lock_id=lock.lock_id, concurrency=self.settings.requests
-                )
+                settled = await self._records_under(user, lock, ids)
             finally:
                 released = await user.release(module_code, holder)
-            yield records_settled(result)
+            yield settled
             if released is not None:
                 yield LockReleased(user_id, module_code, released.lock_id)
+
+    async def _records_under(self, user: _User, lock: ManagedLock, ids: list[str]) -> Settled:
+        try:  # a lock lost before the call raises LockLostError at once: try again later
+            result = await user.client.delete_records(
+                ids, lock_id=lock.lock_id, concurrency=self.settings.requests
+            )
+        except KooDriveError as exc:
+            return Settled(0, unprocessed=tuple(ids), error=_lock_error(exc))
+        return records_settled(result)
 
 
 _OPERATIONS = frozenset(
