@@ -21,6 +21,7 @@ from typing import Any
 
 from ._batch_cases import batch_latency_case, batch_throughput_case, fake_overhead_case
 from ._config import FULL, QUICK, Sizes
+from ._fleet_case import fleet_case
 from ._http_cases import get_record_case, retry_case
 from ._memory import memory_case
 from ._micro_cases import decode_case, retry_wrapper_case
@@ -36,6 +37,7 @@ CASES: dict[str, Case] = {
     "batch_latency": batch_latency_case,
     "fake_overhead": fake_overhead_case,
     "memory": memory_case,
+    "fleet": fleet_case,
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 

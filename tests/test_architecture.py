@@ -203,6 +203,37 @@ def test_nothing_imports_the_cli() -> None:
     assert {m for m in importers if not in_cli(m)} <= {"koodrive_backup.__main__"}
 
 
+def test_jobs_use_the_public_client_api_only() -> None:
+    """jobs sits above the client: of the package it imports the public names of the root
+    (``from koodrive_backup import ...``) and its own modules, nothing else."""
+    for module, targets in graph(PACKAGE).items():
+        if module.startswith("koodrive_backup.jobs"):
+            foreign = {t for t in targets if t != "koodrive_backup"}
+            assert {t for t in foreign if not t.startswith("koodrive_backup.jobs")} == set()
+
+
+def test_only_the_cli_imports_jobs() -> None:
+    def in_jobs(module: str) -> bool:
+        return module == "koodrive_backup.jobs" or module.startswith("koodrive_backup.jobs.")
+
+    importers = {m for m, targets in graph(PACKAGE).items() if any(map(in_jobs, targets))}
+    assert all(m.startswith("koodrive_backup.cli") for m in importers if not in_jobs(m))
+
+
+def test_optional_extras_are_imported_lazily() -> None:
+    """No module imports ray, rich, opentelemetry or orjson at its top level (a guarded
+    ``try: import orjson`` is the one accelerator allowed, in ``_protocol``)."""
+    optional = ("ray", "rich", "opentelemetry", "orjson")
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            assert not [n for n in names if n.split(".")[0] in optional], (path, names)
+
+
 # --- the checker itself, on a throwaway package -------------------------------------------------
 
 

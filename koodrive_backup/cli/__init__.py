@@ -8,6 +8,8 @@
     koodrive-backup record delete RECORD_ID --lock-id L
     koodrive-backup lock create MODULE | lock release LOCK_ID
     koodrive-backup fake-server [--host 127.0.0.1] [--port 8080]
+    koodrive-backup cleanup plan|run|status --journal JOB.db ...   # fleet cleanup jobs
+    koodrive-backup demo --fleet                                   # a fleet job, resumed
 
 Configuration: ``KOODRIVE_BASE_URL``, ``KOODRIVE_USER_ID``, ``KOODRIVE_TOKEN`` (or
 ``--token-file``); flags win. Exit statuses: 0 success, 1 partial failure, 2 usage or bad
@@ -81,10 +83,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _dispatch(args: argparse.Namespace, retries: RetryCounter) -> int:
     ctx = Context(environ=os.environ, warn=_warn)
+    if args.command == "demo" and args.fleet:
+        from ._fleet_demo import run_fleet_demo
+
+        return await run_fleet_demo(args)
     if args.command == "demo":
         from ._demo import run_demo  # imports the fake server only when needed
 
         return await run_demo(args, ctx, retries)
+    if args.command == "cleanup":
+        from ._cleanup import run_cleanup
+
+        return await run_cleanup(args, ctx)
     return await _COMMANDS[(args.command, getattr(args, "action", None))](args, ctx)
 
 

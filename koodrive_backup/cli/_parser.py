@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from ._argtypes import fraction, int_in, positive_float
+from ._cleanup import add_cleanup_parser
 from ._config import AUTH_STYLES, ENV_BASE_URL, ENV_TOKEN, ENV_USER_ID
 
 __all__ = ["build_parser"]
@@ -21,40 +22,6 @@ configuration: {ENV_BASE_URL}, {ENV_USER_ID} and {ENV_TOKEN} (or --token-file PA
 exit status: 0 success, 1 partial failure (some IDs failed or unprocessed), 2 usage or bad
 input, 3 authentication/permission refused, 4 other API or connection failure, 130 Ctrl-C.
 """
-
-
-def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"{low}..{high}" if high is not None else f">= {low}"
-            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
-        return value
-
-    return parse
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be within 0..1, not {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {value}")
-    return value
 
 
 def _output_options() -> argparse.ArgumentParser:
@@ -82,9 +49,9 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--auth-style", choices=AUTH_STYLES, default="bearer", help="Authorization header form"
     )
-    group.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds per attempt")
+    group.add_argument("--timeout", type=positive_float, default=30.0, help="seconds per attempt")
     group.add_argument(
-        "--max-attempts", type=_int_in(1), default=4, help="attempts per request (1: no retry)"
+        "--max-attempts", type=int_in(1), default=4, help="attempts per request (1: no retry)"
     )
     group.add_argument(
         "--allow-insecure-http", action="store_true", help="permit http:// to a non-loopback host"
@@ -94,10 +61,10 @@ def _connection_options() -> argparse.ArgumentParser:
 
 def _batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--chunk-size", type=_int_in(1, MAX_CHUNK), default=MAX_CHUNK, help="IDs per request"
+        "--chunk-size", type=int_in(1, MAX_CHUNK), default=MAX_CHUNK, help="IDs per request"
     )
     parser.add_argument(
-        "--concurrency", type=_int_in(1), default=8, help="requests in flight (default 8)"
+        "--concurrency", type=int_in(1), default=8, help="requests in flight (default 8)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
 
@@ -117,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scopes(commands, [output, connection])
     _add_lock(commands, [output, connection])
     _add_fake_server(commands)
+    add_cleanup_parser(commands, [output, connection])
     return parser
 
 
@@ -129,12 +97,15 @@ def _add_demo(commands: Subcommands, output: argparse.ArgumentParser) -> None:
         "every scope through the SDK with a progress bar, view a record, delete it under a "
         "lock, and check the fake's store. Exit 0 when all is well.",
     )
-    demo.add_argument("--scopes", type=_int_in(0), default=20_000, help="scopes to seed")
+    demo.add_argument("--scopes", type=int_in(0), default=20_000, help="scopes to seed")
     demo.add_argument(
-        "--fault-rate", type=_fraction, default=0.05, help="share of failing requests (0.05)"
+        "--fault-rate", type=fraction, default=0.05, help="share of failing requests (0.05)"
     )
     demo.add_argument("--seed", type=int, default=1, help="seed of the fault draws and IDs")
     _batch_options(demo)
+    from ._fleet_demo import add_fleet_options
+
+    add_fleet_options(demo)
 
 
 def _add_record(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
@@ -191,8 +162,8 @@ def _add_fake_server(commands: Subcommands) -> None:
         "ID, a made-up token and a seeded device ID.",
     )
     fake.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    fake.add_argument("--port", type=_int_in(0, 65535), default=8080, help="0 picks a free one")
+    fake.add_argument("--port", type=int_in(0, 65535), default=8080, help="0 picks a free one")
     fake.add_argument("--json", action="store_true", help="print one JSON line with the details")
     fake.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
-    fake.add_argument("--seed-scopes", type=_int_in(0), default=0, metavar="N")
-    fake.add_argument("--seed-records", type=_int_in(0), default=0, metavar="N")
+    fake.add_argument("--seed-scopes", type=int_in(0), default=0, metavar="N")
+    fake.add_argument("--seed-records", type=int_in(0), default=0, metavar="N")

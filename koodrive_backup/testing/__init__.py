@@ -75,8 +75,11 @@ Choices where the reference is silent:
 - Endpoints documented without a body refuse a non-empty one; a body must be sent with
   ``Content-Type: application/json``; JSON ``null`` is a wrong type for any field.
 - Answers carry a ``Date`` header from the server clock when ``clock``/``clock_skew`` is set.
-- An HMAC app acts for one user (``add_app(..., user_id=)``, default: the default user);
-  ``X-User-Id`` must be that user.
+- An HMAC app (``FakeKooDrive(app_id=, app_secret=)``, ``add_app``) signs for every user of
+  the fake: ``X-User-Id`` picks the user, and must be one made by ``add_user`` (else 403).
+  ``add_app(..., user_id=)`` makes an app of one user.
+- A fleet (many users, their devices, scopes and records, and a cleanup manifest):
+  ``seed_fleet(fake, users=..., devices_per_user=..., ...)``; standalone: ``--users``.
 
 Faults: ``fake.inject(Fault.status(503), route="batchDeleteBackupScope", times=1)``; see
 ``Fault`` and ``FakeKooDrive.inject``. Note that aiohttp's client re-sends a GET/PUT/DELETE
@@ -111,6 +114,7 @@ from ._errors import (
 )
 from ._fake import FakeKooDrive, FakeUser
 from ._faults import Fault, FaultRule
+from ._fleet import Fleet, seed_fleet
 from ._requests import FakeRequest
 from ._routes import PREFIX, ROUTE_NAMES
 
@@ -139,4 +143,6 @@ __all__ = [
     "FakeUser",
     "Fault",
     "FaultRule",
+    "Fleet",
+    "seed_fleet",
 ]

@@ -4,6 +4,11 @@
         [--seed-scopes N] [--seed-records N] [--json] ...
 
 It seeds one device for the default user and prints the URL, user id, token and device id.
+With ``--users N`` it also seeds a fleet (``--devices-per-user``, ``--scopes-per-device``,
+``--records-per-device``) and writes a ready cleanup manifest (``--manifest PATH``, else a
+temp file): ``"users"``, ``"fleet_ids"``, ``"manifest"``, plus app credentials that sign
+for every user (``--app-id``/``--app-secret``, made up when not given: ``"app_secret"`` is
+then printed, as the token is: it is the fake's own invention).
 With ``--json`` it prints exactly one JSON line, flushed, for a parent process to read:
 ``{"url", "api_url", "user_id", "token", "device_id", "scope_count", "record_count"}``, plus
 ``"scope_ids_file"`` / ``"record_ids_file"`` (one ID per line) when scopes / records were
@@ -26,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -33,6 +39,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from ._fake import FakeKooDrive
+from ._fleet import seed_fleet
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock-ttl", type=float, default=600.0, help="lock lifetime in seconds")
     p.add_argument("--seed", type=int, default=None, help="seed for IDs and tokens")
     p.add_argument("--no-log", action="store_true", help="keep no request log (long runs)")
+    fleet = p.add_argument_group("fleet (a cleanup manifest of many users)")
+    fleet.add_argument("--users", type=int, default=0, metavar="N", help="users to seed")
+    fleet.add_argument("--devices-per-user", type=int, default=1, metavar="N")
+    fleet.add_argument("--scopes-per-device", type=int, default=0, metavar="N")
+    fleet.add_argument("--records-per-device", type=int, default=0, metavar="N")
+    fleet.add_argument("--manifest", metavar="PATH", help="write the fleet's manifest here")
     return p
 
 
@@ -63,6 +76,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     options = build_parser().parse_args(argv)
     if (options.app_id is None) != (options.app_secret is None):
         build_parser().error("--app-id and --app-secret go together")
+    if options.users and options.app_id is None:  # a fleet needs credentials for every user
+        options.app_id, options.app_secret = "fake-app", secrets.token_hex(16)
+        options.made_up_secret = True
     return options
 
 
@@ -90,6 +106,30 @@ def _seed(fake: FakeKooDrive, options: argparse.Namespace, made: list[str]) -> d
     if records:
         path = options.record_ids_file
         info["record_ids_file"] = _write_ids(records, path, "koodrive-records-", made)
+    if options.users:
+        info.update(_seed_fleet(fake, options, made))
+    return info
+
+
+def _seed_fleet(fake: FakeKooDrive, options: argparse.Namespace, made: list[str]) -> dict[str, Any]:
+    fleet = seed_fleet(
+        fake,
+        users=options.users,
+        devices_per_user=options.devices_per_user,
+        scopes_per_device=options.scopes_per_device,
+        records_per_device=options.records_per_device,
+        module_code=options.module_code,
+    )
+    path = options.manifest
+    if path is None:
+        fd, path = tempfile.mkstemp(prefix="koodrive-manifest-", suffix=".jsonl")
+        os.close(fd)
+        made.append(path)
+    fleet.write_manifest(path)
+    info: dict[str, Any] = {"users": options.users, "fleet_ids": fleet.id_count}
+    info["manifest"] = path
+    if getattr(options, "made_up_secret", False):
+        info["app_secret"] = options.app_secret
     return info
 
 

@@ -35,19 +35,21 @@ X_DATE_WINDOW: Final = 15 * 60.0  # seconds; reference §9
 
 @dataclass(frozen=True, slots=True)
 class App:
-    """App credentials for HMAC signing; requests signed by the app act for ``user_id``."""
+    """App credentials for HMAC signing; requests signed by the app act for ``user_id``, or
+    for any user of the fake (the one ``X-User-Id`` names) when ``user_id`` is ``None``."""
 
     app_id: str
     app_secret: str = field(repr=False)
-    user_id: str
+    user_id: str | None
 
 
 @dataclass(slots=True)
 class Credentials:
-    """Token -> user and app id -> app tables."""
+    """Token -> user and app id -> app tables, and every user the fake knows."""
 
     tokens: dict[str, str] = field(default_factory=dict)
     apps: dict[str, App] = field(default_factory=dict)
+    users: set[str] = field(default_factory=set)
 
 
 # -- canonical request (pure, known-answer tested) -------------------------------------
@@ -143,8 +145,9 @@ def verify_hmac(
     params: Iterable[tuple[str, str]],
     headers: Mapping[str, str],
     body: bytes,
-) -> str:
-    """Check an app signature; returns the app's user id. ``headers`` is case-insensitive."""
+) -> str | None:
+    """Check an app signature; returns the app's user id (``None``: any user).
+    ``headers`` is case-insensitive."""
     app_id, signed, given = parse_hmac(value)
     app = creds.apps.get(app_id)
     if app is None:
@@ -174,16 +177,18 @@ def authenticate(
     value = headers.get("Authorization")
     if value is None:
         raise _unauthorized("Authorization header is required")
+    user_id: str | None
     if value.startswith(ALGORITHM + " "):
         user_id = verify_hmac(creds, value, method, path, params, headers, body)
     else:
-        found = creds.tokens.get(bearer_token(value))
-        if found is None:
+        user_id = creds.tokens.get(bearer_token(value))
+        if user_id is None:
             raise _unauthorized("invalid access token")
-        user_id = found
     claimed = headers.get("X-User-Id")
     if claimed is None:
         raise bad_request("X-User-Id header is required")
+    if user_id is None and claimed in creds.users:  # an app that signs for every user
+        return claimed
     if claimed != user_id:
         raise ApiError(403, USER_MISMATCH, "X-User-Id does not match the credential")
     return user_id

@@ -235,10 +235,13 @@ class FakeKooDrive:
         faults: Sequence[Fault] = (),
         *,
         seed: int | None = 0,
-        route: str | None = None,
+        route: str | Iterable[str] | None = None,
     ) -> None:
-        """Each request (on ``route``) gets one of ``faults`` with probability ``rate``."""
-        _check_route(route)
+        """Each request (on ``route``, a route name or several) gets one of ``faults`` with
+        probability ``rate``."""
+        routes = None if route is None else frozenset([route] if isinstance(route, str) else route)
+        for name in routes or ():
+            _check_route(name)
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be within [0, 1]")
         if rate == 0.0:
@@ -246,7 +249,7 @@ class FakeKooDrive:
             return
         if not faults:
             faults = (Fault.status(503),)
-        self._faults.random = RandomFaults(rate, tuple(faults), random.Random(seed), route)
+        self._faults.random = RandomFaults(rate, tuple(faults), random.Random(seed), routes)
 
     def clear_faults(self) -> None:
         """Drop scripted and random faults (``latency`` is kept)."""
@@ -261,16 +264,17 @@ class FakeKooDrive:
     # -- seeding: users and apps ----------------------------------------------------------
 
     def add_user(self, *, token: str | None = None, user_id: str | None = None) -> FakeUser:
-        """Register a bearer token for a user (both generated when omitted)."""
+        """A new user with its own bearer token (both generated when omitted)."""
         user_id = user_id if user_id is not None else self._store.ids.next()
         token = token if token is not None else self._store.ids.uuid().replace("-", "")
         self._creds.tokens[token] = user_id
+        self._creds.users.add(user_id)
         return FakeUser(user_id, token)
 
     def add_app(self, app_id: str, app_secret: str, *, user_id: str | None = None) -> None:
-        """Accept HMAC signatures by ``app_id`` acting for ``user_id`` (default user)."""
-        owner = self.user_id if user_id is None else user_id
-        self._creds.apps[app_id] = App(app_id, app_secret, owner)
+        """Accept HMAC signatures by ``app_id`` acting for ``user_id``, or, by default, for
+        every user of the fake (the one ``X-User-Id`` names)."""
+        self._creds.apps[app_id] = App(app_id, app_secret, user_id)
 
     def revoke_token(self, token: str) -> None:
         """Make ``token`` invalid from now on (token-refresh tests)."""
@@ -286,8 +290,10 @@ class FakeKooDrive:
         device_name: str | None = "fake device",
         device_os: str | None = "linux",
     ) -> str:
-        """Bind a device for ``user_id`` (default user); returns its 19-digit ID."""
+        """Bind a device for ``user_id`` (default user; an ID not made by ``add_user`` becomes
+        a user the app credentials sign for); returns its 19-digit ID."""
         owner = self.user_id if user_id is None else user_id
+        self._creds.users.add(owner)
         code = machine_code if machine_code is not None else f"fake_{next(self._machine_seq)}"
         return self._store.add_device(owner, code, device_name, device_os).device_id
 

@@ -68,10 +68,10 @@ class RandomFaults:
     rate: float
     faults: Sequence[Fault]
     rng: random.Random
-    route: str | None
+    routes: frozenset[str] | None  # None: every route
 
     def draw(self, request: FakeRequest) -> Fault | None:
-        if self.route is not None and self.route != request.route:
+        if self.routes is not None and request.route not in self.routes:
             return None
         roll = self.rng.random()
         pick = self.rng.randrange(len(self.faults))

@@ -1,0 +1,108 @@
+"""Plain values passed between the runner (the driver) and its workers (local or Ray actors).
+
+They hold only strings, ints and tuples, so they cross a process boundary (pickled by Ray)
+cheaply, and no exception object (which could carry anything) travels with them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from .. import (
+    APIError,
+    AuthenticationError,
+    KooDriveError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+__all__ = [
+    "DELETED",
+    "FAILED",
+    "GONE",
+    "PENDING",
+    "RECORD",
+    "SCOPE",
+    "ErrorInfo",
+    "Event",
+    "LockHeld",
+    "LockReleased",
+    "Settled",
+    "classify",
+]
+
+SCOPE, RECORD = 0, 1  # the kind of an ID in the journal
+KIND_NAMES = ("scope", "record")
+PENDING, DELETED, GONE, FAILED = 0, 1, 2, 3  # an ID's outcome in the journal
+
+#: What an error means for the job: stop the run (the credential is refused), fail the whole
+#: target (its device is unknown or forbidden), fail the IDs it was about, or try again later.
+ErrorKind = Literal["auth", "target", "ids", "transient"]
+_TRANSIENT_STATUSES = frozenset({408, 429})  # and every 5xx (API.md "Retry policy")
+
+
+@attrs.frozen
+class ErrorInfo:
+    """An error as the journal keeps it: its meaning, a code and a message (no secrets:
+    SDK exception texts never hold a token or app secret)."""
+
+    kind: ErrorKind
+    code: str
+    msg: str
+
+
+def classify(exc: KooDriveError) -> ErrorInfo:
+    """What ``exc`` (raised or kept by the SDK after its own retries) means for the job."""
+    msg = str(exc)
+    if isinstance(exc, APIError):
+        code = str(exc.code) if exc.code is not None else str(exc.status)
+        if isinstance(exc, AuthenticationError):
+            return ErrorInfo("auth", code, msg)
+        if exc.status in _TRANSIENT_STATUSES or exc.status >= 500:
+            return ErrorInfo("transient", code, msg)
+        if isinstance(exc, PermissionDeniedError | NotFoundError):
+            return ErrorInfo("target", code, msg)
+        return ErrorInfo("ids", code, msg)
+    # APIConnectionError, DecodeError (a garbled answer), LockLostError (take a new lock):
+    # the next pass or run tries again.
+    return ErrorInfo("transient", type(exc).__name__, msg)
+
+
+@attrs.frozen
+class Settled:
+    """The outcome of one chunk (scopes: ``index`` in its window) or one window (records).
+
+    Every ID of the chunk is in exactly one of ``deleted``, ``gone`` (not found: absent
+    already), ``failed`` (``(id, code, msg)``) or ``unprocessed`` (still pending). ``error``
+    is why the request failed, when it did.
+    """
+
+    index: int
+    deleted: tuple[str, ...] = ()
+    gone: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str, str], ...] = ()
+    unprocessed: tuple[str, ...] = ()
+    error: ErrorInfo | None = None
+
+
+@attrs.frozen
+class LockHeld:
+    """A backup lock was created for ``(user_id, module_code)``: journal it at once."""
+
+    user_id: str
+    module_code: str
+    lock_id: str
+
+
+@attrs.frozen
+class LockReleased:
+    """The lock was released: the journal forgets it."""
+
+    user_id: str
+    module_code: str
+    lock_id: str
+
+
+Event = Settled | LockHeld | LockReleased

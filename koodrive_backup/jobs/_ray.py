@@ -1,0 +1,97 @@
+"""The Ray engine: the API work on Ray async actors, the journal and accounting on the driver.
+
+``pip install 'koodrive-backup[ray]'``. Ray is imported only when this engine is built, so
+the package works without it. Each actor is a ``WorkerActor``: a ``LocalWorker`` (its own
+clients, one per user it serves, and those users' locks) behind an async generator method
+that streams the worker's events back to the driver, chunk by chunk. A user's targets all go
+to the same actor (by a stable hash of the user ID), so its lock for a module is shared
+there as in the local engine.
+
+``address``: join a running cluster (``"auto"``, ``"ray://head:10001"``, ``"host:6379"``);
+``None`` starts a local one (and stops it at the end). If this process already called
+``ray.init()``, that cluster is used as is. Every node needs ``koodrive-backup`` installed
+and must reach the API. The app secret travels to the actors inside Ray's own messages
+(they sign the requests), never in a log: run on a cluster you trust with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import zlib
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+from ._clients import ClientOptions
+from ._events import ErrorInfo, Event
+from ._worker import Found, LocalWorker, WorkerSettings
+
+__all__ = ["RayWorkers", "WorkerActor", "ray_available"]
+
+
+def ray_available() -> bool:
+    """True when Ray can be imported (the ``[ray]`` extra is installed)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class WorkerActor:
+    """The body of a Ray actor (made remote by ``RayWorkers``; plain class here)."""
+
+    def __init__(self, options: ClientOptions, settings: WorkerSettings) -> None:
+        self.worker = LocalWorker(options, settings)
+
+    async def stream(
+        self, operation: str, user_id: str, *args: str | list[str]
+    ) -> AsyncIterator[Any]:
+        async for event in self.worker.stream(operation, user_id, *args):
+            yield event
+
+    async def close(self) -> None:
+        await self.worker.close()
+
+
+class RayWorkers:
+    """``Workers`` on Ray actors (see the module docstring)."""
+
+    def __init__(
+        self,
+        options: ClientOptions,
+        settings: WorkerSettings,
+        *,
+        address: str | None = None,
+        actors: int | None = None,
+    ) -> None:
+        ray: Any = importlib.import_module("ray")  # lazily: the [ray] extra is optional
+        self._ray = ray
+        self._started = not ray.is_initialized()
+        if self._started:
+            ray.init(address=address, include_dashboard=False, logging_level="WARNING")
+        count = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        remote = ray.remote(WorkerActor).options(scheduling_strategy="SPREAD")
+        self.actors: list[Any] = [remote.remote(options, settings) for _ in range(count)]
+
+    def stream(
+        self, operation: str, user_id: str, *args: str | list[str]
+    ) -> AsyncGenerator[Event | Found | ErrorInfo, None]:
+        actor = self.actors[zlib.crc32(user_id.encode()) % len(self.actors)]
+        return _relay(actor.stream.remote(operation, user_id, *args))
+
+    async def close(self) -> None:
+        """Close the actors' clients, end the actors, and stop Ray if we started it."""
+        actors, self.actors = self.actors, []
+        try:
+            for actor in actors:
+                await actor.close.remote()
+        finally:
+            for actor in actors:
+                self._ray.kill(actor)
+            if self._started:
+                self._ray.shutdown()
+
+
+async def _relay(refs: Any) -> AsyncGenerator[Event | Found | ErrorInfo, None]:
+    async for ref in refs:
+        yield await ref

@@ -1,0 +1,193 @@
+"""Shared helpers of the fleet cleanup job tests (no tests here).
+
+A fleet fake (app credentials that sign for every user), the client options of a job that
+talks to it with millisecond retries, seeded random faults on the list and delete routes,
+the store check every job test ends with, and the CLI run as a real child process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+
+from koodrive_backup import RetryPolicy
+from koodrive_backup.jobs import ClientOptions, JobStatus, job_outcomes, job_status, plan_job
+from koodrive_backup.testing import FakeKooDrive, Fault, Fleet, seed_fleet
+
+APP_ID = "jobs-app"
+APP_SECRET = "jobs-app-secret-3f9a1c7e"  # made up; must never be printed
+FAST = RetryPolicy(max_attempts=8, initial_delay=0.001, max_delay=0.01)
+FAULT_ROUTES = frozenset(
+    {"listBackupScope", "listBackupRecord", "batchDeleteBackupScope", "deleteBackupRecord"}
+)
+RUN_TIMEOUT = 120.0
+
+
+def job_options(fake: FakeKooDrive, **extra: object) -> ClientOptions:
+    return ClientOptions(fake.url, app_id=APP_ID, app_secret=APP_SECRET, retry=FAST, **extra)  # type: ignore[arg-type]
+
+
+def inject_random_faults(fake: FakeKooDrive, rate: float, seed: int) -> None:
+    """Each list/delete request fails with probability ``rate``: 503, a dropped connection,
+    or an answer lost after the work was done (the retry then meets "not found")."""
+    faults = (Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response())
+    fake.set_random_faults(rate, faults, seed=seed, route=FAULT_ROUTES)
+
+
+@attrs.frozen
+class Accounting:
+    """The journal's per-ID outcomes checked against the fake's store."""
+
+    outcomes: dict[tuple[str, str], str]
+    repeated: int
+
+
+def read_accounting(journal: Path) -> Accounting:
+    outcomes: dict[tuple[str, str], str] = {}
+    repeated = 0
+    for kind, _, _, item, outcome in job_outcomes(journal):
+        repeated += (kind, item) in outcomes
+        outcomes[(kind, item)] = outcome
+    return Accounting(outcomes, repeated)
+
+
+def assert_store_agrees(fake: FakeKooDrive, fleet: Fleet, journal: Path, status: JobStatus) -> None:
+    """The "done when" of issue 13: nothing pending, every ID once, the store agrees."""
+    assert status.pending == 0
+    assert status.planned == status.deleted + status.gone + status.failed
+    book = read_accounting(journal)
+    assert book.repeated == 0  # no ID in two outcomes
+    assert len(book.outcomes) == status.planned == fleet.id_count
+    for device_id, scope_ids in fleet.scope_ids.items():
+        for scope_id in scope_ids:
+            outcome = book.outcomes[("scope", scope_id)]
+            assert fake.has_scope(device_id, scope_id) == (outcome == "failed"), scope_id
+    for record_ids in fleet.record_ids.values():
+        for record_id in record_ids:
+            outcome = book.outcomes[("record", record_id)]
+            assert fake.has_record(record_id) == (outcome == "failed"), record_id
+
+
+def cli_env(fake: FakeKooDrive | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOODRIVE_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    if fake is not None:
+        env.update(
+            KOODRIVE_BASE_URL=fake.url, KOODRIVE_APP_ID=APP_ID, KOODRIVE_APP_SECRET=APP_SECRET
+        )
+    env.update(extra)
+    return env
+
+
+async def start_cli(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "koodrive_backup",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+
+
+@attrs.frozen
+class Run:
+    status: int
+    out: str
+    err: str
+
+
+async def cli(*args: str, env: dict[str, str]) -> Run:
+    """Run ``python -m koodrive_backup ARGS`` to its end (the fake keeps serving meanwhile)."""
+    proc = await start_cli(*args, env=env)
+    out, err = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT)
+    assert proc.returncode is not None
+    run = Run(proc.returncode, out.decode(), err.decode())
+    assert APP_SECRET not in run.out and APP_SECRET not in run.err
+    return run
+
+
+# --- the crash test (kill -9 of `cleanup run` at random points, then resume) ------------------
+
+LOCK_TTL = 4.0  # a lock stranded by a kill (created, not yet journaled) expires quickly
+CRASH_USERS, CRASH_DEVICES, CRASH_SCOPES, CRASH_RECORDS = 10, 4, 480, 20  # 20,000 IDs
+
+
+async def kill_at(journal: Path, env: dict[str, str], settled: int, run_args: list[str]) -> bool:
+    """Start `cleanup run`, SIGKILL it once ``settled`` IDs are settled in the journal;
+    returns whether it was killed (False: it finished first)."""
+    proc = await start_cli("cleanup", "run", "--journal", str(journal), *run_args, env=env)
+    try:
+        ended = asyncio.ensure_future(proc.wait())
+        await wait_until(lambda: ended.done() or journal_settled(journal) >= settled)
+        if ended.done():
+            return False
+        proc.kill()  # SIGKILL: no cleanup of any kind
+        await ended
+        return True
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.communicate()
+
+
+async def wait_until(condition: Callable[[], bool], every: float = 0.005) -> None:
+    """Poll ``condition`` (a journal read by another process: no event to wait for)."""
+    while not condition():  # noqa: ASYNC110
+        await asyncio.sleep(every)
+
+
+def journal_settled(journal: Path) -> int:
+    counts = job_status(journal)
+    return counts.deleted + counts.gone + counts.failed
+
+
+async def crash_and_resume(
+    fake: FakeKooDrive, fleet: Fleet, journal: Path, run_args: list[str], kills: int, seed: int
+) -> JobStatus:
+    """Kill the run at ``kills`` random points, then resume until the job is finished."""
+    env = cli_env(fake)
+    rng = random.Random(seed)
+    points = sorted(rng.uniform(0.05, 0.9) for _ in range(kills))
+    killed = 0
+    for point in points:
+        killed += await kill_at(journal, env, int(point * fleet.id_count), run_args)
+        assert 0 < journal_settled(journal) < fleet.id_count or not killed
+    assert killed >= 1
+    for _ in range(6):  # a lock stranded by a kill blocks its records until it expires
+        run = await cli("cleanup", "run", "--journal", str(journal), *run_args, env=env)
+        assert run.status in (0, 1), run.err
+        if job_status(journal).finished:
+            break
+        await asyncio.sleep(LOCK_TTL)
+    return job_status(journal)
+
+
+async def crash_test(run_args: list[str], kills: int, seed: int, tmp_path: Path) -> None:
+    async with FakeKooDrive(
+        app_id=APP_ID, app_secret=APP_SECRET, seed=seed, lock_ttl=LOCK_TTL
+    ) as fake:
+        fake.record_requests = False
+        fleet = seed_fleet(
+            fake,
+            users=CRASH_USERS,
+            devices_per_user=CRASH_DEVICES,
+            scopes_per_device=CRASH_SCOPES,
+            records_per_device=CRASH_RECORDS,
+        )
+        assert fleet.id_count == 20_000
+        inject_random_faults(fake, 0.05, seed=seed)
+        journal = tmp_path / "job.db"
+        plan_job(fleet.manifest_text().splitlines(), journal)
+        args = ["--max-attempts", "8", "--lock-lifetime", str(LOCK_TTL), *run_args]
+        status = await crash_and_resume(fake, fleet, journal, args, kills, seed)
+        assert_store_agrees(fake, fleet, journal, status)
+        assert status.failed == 0 and status.complete  # 8 attempts ride out 5% faults
