@@ -177,6 +177,31 @@ class BulkOps(Operations):
         ``BatchProgress`` after each request. Nothing is raised for a partial failure;
         cancelling the call cancels the requests in flight.
         """
+        result = await self._record_deletion(record_ids, lock_id, concurrency, on_progress).run()
+        return DeleteRecordsResult(
+            result.deleted, result.failed, result.unprocessed, result.errors, gone_ids=result.gone
+        )
+
+    def iter_delete_records(
+        self,
+        record_ids: Iterable[str | int],
+        lock_id: str,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        on_progress: ProgressCallback | None = None,
+    ) -> BatchStream[str, RecordFailure]:
+        """``delete_records`` as a stream of per-record ``ChunkOutcome`` s (arguments checked
+        now), like ``iter_delete_scopes``: leaving it early cancels the requests in flight, and
+        ``stream.result`` keeps every record that settled."""
+        return BatchStream(self._record_deletion(record_ids, lock_id, concurrency, on_progress))
+
+    def _record_deletion(
+        self,
+        record_ids: Iterable[str | int],
+        lock_id: str,
+        concurrency: int,
+        on_progress: ProgressCallback | None,
+    ) -> Batch[str, RecordFailure]:
         lock = self._rq.lock_id(lock_id)
         ids = check.record_ids(record_ids)
 
@@ -192,11 +217,7 @@ class BulkOps(Operations):
                 return ChunkAnswer(failed=((record_id, _record_failure(record_id, exc)),))
             return ChunkAnswer(deleted=(record_id,))
 
-        batch = _batch(ids, send, 1, concurrency, on_progress, _repeated_record, _status_404)
-        result = await batch.run()
-        return DeleteRecordsResult(
-            result.deleted, result.failed, result.unprocessed, result.errors, gone_ids=result.gone
-        )
+        return _batch(ids, send, 1, concurrency, on_progress, _repeated_record, _status_404)
 
     async def add_scopes(
         self,

@@ -351,6 +351,24 @@ async def test_delete_records_stops_when_the_managed_lock_is_lost_mid_way(
     assert fake.route_counts["deleteBackupRecord"] == 1
 
 
+async def test_iter_delete_records_streams_each_record_and_keeps_its_result(
+    fake: FakeKooDrive, client: BackupClient
+) -> None:
+    device_id = fake.add_device()
+    ids = [fake.add_record(device_id) for _ in range(6)]
+    lock_id = fake.add_lock("101")
+    stream = client.iter_delete_records([*ids, "nope", ids[0]], lock_id, concurrency=1)
+    async with stream:
+        outcomes = [await anext(stream) for _ in range(3)]  # then leave early
+    result = stream.result
+    assert [o.deleted for o in outcomes] == [(ids[0],), (ids[1],), (ids[2],)]
+    assert result.deleted[:3] == tuple(ids[:3])
+    assert result.failed[-1].error_code == "15000424"  # the repeat of ids[0], never sent
+    occurrences = len(result.deleted) + len(result.failed) + len(result.unprocessed)
+    assert occurrences == 8  # each input occurrence once, settled or not
+    assert not any(fake.has_record(rid) for rid in result.gone)
+
+
 async def test_delete_records_cancellation_is_prompt(
     fake: FakeKooDrive, client: BackupClient
 ) -> None:
