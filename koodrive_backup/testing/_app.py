@@ -158,6 +158,7 @@ class Pipeline:
         headers: dict[str, str] | None = None,
     ) -> web.Response:
         rec.status = status
+        log.debug("%s %s -> %d", rec.method, rec.path, status)  # fake-server --debug
         if self.clock.shifted:  # let clients see the skewed server clock in Date
             headers = dict(headers or {})
             headers["Date"] = email.utils.formatdate(now, usegmt=True)

@@ -362,9 +362,12 @@ class FakeKooDrive:
         files: int = 0,
         properties: str | None = None,
         completed: bool = False,
+        created_at: float | None = None,
     ) -> str:
-        """Create a record (owned by the device's user) with ``files`` files."""
-        record = self._store.add_record(self._device(device_id), _module(module_code), properties)
+        """Create a record (owned by the device's user) with ``files`` files; ``created_at``
+        (POSIX seconds, default now) is its ``createTime``."""
+        device = self._device(device_id)
+        record = self._store.add_record(device, _module(module_code), properties, created_at)
         for n in range(files):
             extra = {"sha256": "0" * 64, "size": n}
             self._store.add_file(record, f"file{n}.bin", extra)

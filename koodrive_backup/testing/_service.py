@@ -148,8 +148,9 @@ class Service:
         body = call.json()
         d.check_fields(body, ("moduleCode",))
         module_code = d.module_code(body["moduleCode"])
-        if self.store.active_lock(call.user_id, module_code) is not None:
-            raise ApiError(409, LOCK_HELD, "A backup lock for this module is already held.")
+        held = self.store.active_lock(call.user_id, module_code)
+        if held is not None:
+            raise ApiError(409, LOCK_HELD, held.held_message(self.store.clock()))
         lock = self.store.add_lock(call.user_id, module_code, self.lock_ttl)
         return ok(data={"lockId": lock.lock_id})
 
@@ -175,7 +176,7 @@ class Service:
         lock = self._lock(call)
         device = self._device(call, device_id)
         self._same_module(lock, module_code)
-        record = self.store.add_record(device, module_code, properties)
+        record = self.store.add_record(device, module_code, properties, None)
         return ok(data=record.to_json())
 
     def list_records(self, call: Call) -> JsonObject:

@@ -9,6 +9,7 @@ their numeric order is their creation order, which the list cursors rely on.
 from __future__ import annotations
 
 import bisect
+import math
 import random
 import time
 import uuid
@@ -152,6 +153,15 @@ class Lock:
     module_code: str
     expires_at: float
 
+    def held_message(self, now: float) -> str:
+        """The 409 of createBackupLock says how long the lock can still last, so a client
+        whose create answer was lost (the lock exists, its ID unknown) knows when to retry."""
+        left = max(0, math.ceil(self.expires_at - now))
+        return (
+            f"A backup lock for this module is already held; it expires in {left} s "
+            f"(at {format_time(self.expires_at)}) unless renewed."
+        )
+
 
 def page_after(
     keys: list[int], lookup: Callable[[int], T | None], after: int | None, size: int
@@ -212,9 +222,12 @@ class Store:
 
     # -- records and files ----------------------------------------------------------------
 
-    def add_record(self, device: Device, module_code: str, properties: str | None) -> Record:
+    def add_record(
+        self, device: Device, module_code: str, properties: str | None, created: float | None
+    ) -> Record:
         key = self.ids.next_int()
-        record = Record(str(key), device.owner, device, module_code, properties, self.now_text())
+        when = self.now_text() if created is None else format_time(created)
+        record = Record(str(key), device.owner, device, module_code, properties, when)
         self.records[record.record_id] = record
         self.record_keys.append(key)
         return record
