@@ -1,109 +1,40 @@
-"""The ``koodrive-backup`` console script, run for real in a subprocess against a fake server.
-
-The fake (``FakeKooDrive``) runs in the test's event loop on 127.0.0.1; the CLI runs as a
-child process (``asyncio.create_subprocess_exec``, so the fake keeps serving meanwhile) and
-gets its configuration from ``KOODRIVE_*`` environment variables. Every test also checks
-that the token never appears in what the CLI printed.
-"""
+"""The ``koodrive-backup`` console script, run for real in a subprocess against a fake server:
+the bulk scope deletion, exit statuses, records, the demo and the fake server command."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
+import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
 
-import attrs
-import pytest
+from cli_support import (
+    RUN_TIMEOUT,
+    TOKEN,
+    cli,
+    command,
+    env_for,
+    fake,
+    one_line_error,
+    remaining_scopes,
+)
 
 from koodrive_backup.testing import FakeKooDrive, Fault
 
-TOKEN = "cli-test-token-d41d8cd98f00b204"  # made up; must never be printed
-RUN_TIMEOUT = 60.0
-
-
-def _command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m``."""
-    bin_dir = os.path.dirname(sys.executable)
-    script = shutil.which("koodrive-backup", path=bin_dir) or shutil.which("koodrive-backup")
-    return [script] if script else [sys.executable, "-m", "koodrive_backup"]
-
-
-@attrs.frozen
-class Run:
-    status: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-def _env(fake: FakeKooDrive | None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KOODRIVE_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    if fake is not None:
-        env.update(
-            KOODRIVE_BASE_URL=fake.url, KOODRIVE_USER_ID=fake.user_id, KOODRIVE_TOKEN=fake.token
-        )
-    env.update(extra)
-    return env
-
-
-async def cli(
-    *args: str,
-    fake: FakeKooDrive | None = None,
-    stdin: str | None = None,
-    env: dict[str, str] | None = None,
-    command: Sequence[str] | None = None,
-) -> Run:
-    proc = await asyncio.create_subprocess_exec(
-        *(command or _command()),
-        *args,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env if env is not None else _env(fake),
-    )
-    data = None if stdin is None else stdin.encode()
-    out, err = await asyncio.wait_for(proc.communicate(data), RUN_TIMEOUT)
-    assert proc.returncode is not None
-    run = Run(proc.returncode, out.decode(), err.decode())
-    assert TOKEN not in run.out and TOKEN not in run.err
-    return run
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeKooDrive]:
-    async with FakeKooDrive(token=TOKEN) as server:
-        yield server
-
-
-def _one_line_error(run: Run) -> str:
-    lines = [line for line in run.err.splitlines() if line.startswith("koodrive-backup: error:")]
-    assert len(lines) == 1, run.err
-    assert "Traceback" not in run.err
-    return lines[0]
-
-
-def _remaining(fake: FakeKooDrive, device_id: str) -> set[str]:
-    return set(fake.scope_ids(device_id))
+__all__ = ["fake"]  # the fixture, imported for pytest
 
 
 # --- basics -----------------------------------------------------------------------------------
 
 
 async def test_python_m_runs_the_same_cli() -> None:
-    run = await cli("--help", command=[sys.executable, "-m", "koodrive_backup"], env=_env(None))
+    run = await cli("--help", prefix=[sys.executable, "-m", "koodrive_backup"], env=env_for(None))
     assert run.status == 0
-    for command in ("demo", "scopes", "record", "fake-server"):
-        assert command in run.out
+    for name in ("demo", "scopes", "record", "fake-server"):
+        assert name in run.out
 
 
 # --- scopes delete ----------------------------------------------------------------------------
@@ -117,26 +48,24 @@ async def test_scopes_delete_from_arguments_json_shape(fake: FakeKooDrive) -> No
     assert run.status == 0, run.err
     data = run.json()
     assert data["ok"] is True and data["exit_status"] == 0 and data["interrupted"] is None
-    assert data["device_id"] == device_id
+    assert data["device_id"] == device_id and data["dry_run"] is False
     assert data["deleted"] == ids
-    assert data["failed"] == [
-        {"scope_id": ids[0], "error_code": "15000424", "msg": data["failed"][0]["msg"]},
-        {"scope_id": "999", "error_code": "15000418", "msg": data["failed"][1]["msg"]},
-    ]
-    assert data["gone"] == [*ids, "999"] and data["remaining"] == []
+    assert data["already_gone"] == ["999"]  # not found: gone all the same, shown apart
+    assert data["repeated"] == [ids[0]]
+    assert data["failed"] == [] and data["remaining"] == [] and data["unprocessed"] == []
     assert data["counts"] == {
         "input": 5,
         "unique": 4,
         "deleted": 3,
-        "failed": 2,
-        "not_found": 1,
+        "already_gone": 1,
         "repeated": 1,
+        "failed": 0,
         "unprocessed": 0,
-        "gone": 4,
         "remaining": 0,
     }
-    assert all(isinstance(i, str) for i in data["deleted"] + data["gone"])
-    assert _remaining(fake, device_id) == set()
+    assert data["mostly_not_found"] is False
+    assert all(isinstance(i, str) for i in data["deleted"] + data["already_gone"])
+    assert remaining_scopes(fake, device_id) == set()
 
 
 async def test_scopes_delete_reads_a_file_and_standard_input(
@@ -156,11 +85,13 @@ async def test_scopes_delete_reads_a_file_and_standard_input(
     )  # fmt: skip
 
     assert by_file.status == 0, by_file.err
-    assert "deleted      150" in by_file.out and "every ID given is gone" in by_file.out
+    assert (
+        re.search(r"deleted +150\n", by_file.out) and "Done: all 150 IDs are gone." in by_file.out
+    )
     assert "progress:" in by_file.err  # the progress display goes to standard error
     assert by_stdin.status == 0, by_stdin.err
     assert by_stdin.json()["deleted"] == from_stdin
-    assert _remaining(fake, device_id) == set(keep)
+    assert remaining_scopes(fake, device_id) == set(keep)
 
 
 async def test_partial_failure_writes_unprocessed_out_and_the_file_resumes(
@@ -181,9 +112,11 @@ async def test_partial_failure_writes_unprocessed_out_and_the_file_resumes(
     first = await cli("scopes", "delete", device_id, *ids, *args, fake=fake)
 
     assert first.status == 1, first.err
-    assert "unprocessed  100" in first.out and "--from-file" in first.out
+    assert re.search(r"unprocessed +100 ", first.out)
+    resume = f"--from-file {left} --unprocessed-out {left}"  # the hint resumes the resume too
+    assert resume in first.out
     assert left.read_text().splitlines() == poisoned  # exactly those, in input order
-    assert _remaining(fake, device_id) == set(poisoned)
+    assert remaining_scopes(fake, device_id) == set(poisoned)
 
     fake.clear_faults()
     resumed = await cli(
@@ -193,7 +126,7 @@ async def test_partial_failure_writes_unprocessed_out_and_the_file_resumes(
     assert resumed.status == 0, resumed.err
     assert resumed.json()["deleted"] == poisoned
     assert left.read_text() == ""
-    assert _remaining(fake, device_id) == set()
+    assert remaining_scopes(fake, device_id) == set()
 
 
 async def test_ctrl_c_stops_promptly_and_loses_nothing(fake: FakeKooDrive, tmp_path: Path) -> None:
@@ -202,13 +135,13 @@ async def test_ctrl_c_stops_promptly_and_loses_nothing(fake: FakeKooDrive, tmp_p
     fake.latency = 0.1  # 40 chunks, 2 at a time: ~2 s of work; we interrupt after the first
     left = tmp_path / "left.txt"
     proc = await asyncio.create_subprocess_exec(
-        *_command(),
+        *command(),
         "scopes", "delete", device_id, "--from-file", "-", "--concurrency", "2", "--json",
         "--unprocessed-out", str(left),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(fake),
+        env=env_for(fake),
     )  # fmt: skip
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write("\n".join(ids).encode())
@@ -225,8 +158,8 @@ async def test_ctrl_c_stops_promptly_and_loses_nothing(fake: FakeKooDrive, tmp_p
     assert written == data["remaining"] and written  # stopped early, the rest is in the file
     assert written == [i for i in ids if i in set(written)]  # input order
     gone_by_report = set(ids) - set(written)
-    assert gone_by_report == set(data["gone"])
-    remaining = _remaining(fake, device_id)
+    assert gone_by_report == set(data["deleted"]) | set(data["already_gone"])
+    remaining = remaining_scopes(fake, device_id)
     assert remaining.isdisjoint(gone_by_report)  # every ID not in the file is really gone
     # IDs in the file may be gone nonetheless: the chunks in flight when Ctrl-C came (the
     # server finishes them) and chunks settled but not yet read from the SDK's stream. How
@@ -239,7 +172,7 @@ async def test_ctrl_c_stops_promptly_and_loses_nothing(fake: FakeKooDrive, tmp_p
         "--json", fake=fake,
     )  # fmt: skip
     assert resumed.status == 0, resumed.err
-    assert left.read_text() == "" and _remaining(fake, device_id) == set()
+    assert left.read_text() == "" and remaining_scopes(fake, device_id) == set()
 
 
 # --- exit statuses ------------------------------------------------------------------------
@@ -249,26 +182,26 @@ async def test_bad_input_and_missing_configuration_exit_2(fake: FakeKooDrive) ->
     device_id = fake.add_device()
     bad_id, unconfigured = await asyncio.gather(
         cli("scopes", "delete", device_id, "1", "two words", fake=fake),
-        cli("record", "get", "1", env=_env(None)),
+        cli("record", "get", "1", env=env_for(None)),
     )
 
     assert bad_id.status == 2
-    assert "not a scope ID" in _one_line_error(bad_id)
+    assert "not a scope ID" in one_line_error(bad_id)
     assert unconfigured.status == 2
-    assert "KOODRIVE_BASE_URL" in _one_line_error(unconfigured)
+    assert "KOODRIVE_BASE_URL" in one_line_error(unconfigured)
     assert fake.request_count == 0  # refused before any request
 
 
 async def test_wrong_token_exits_3_and_the_token_flag_warns(fake: FakeKooDrive) -> None:
     record_id = fake.add_record(fake.add_device())
-    wrong = _env(fake, KOODRIVE_TOKEN="not-the-token")
+    wrong = env_for(fake, KOODRIVE_TOKEN="not-the-token")
     refused, by_flag = await asyncio.gather(
         cli("record", "get", record_id, env=wrong),
         cli("record", "get", record_id, "--token", TOKEN, "--json", env=wrong),
     )
 
     assert refused.status == 3
-    assert "authentication refused" in _one_line_error(refused)
+    assert "authentication refused" in one_line_error(refused)
     assert "not-the-token" not in refused.err
     assert by_flag.status == 0, by_flag.err  # the flag wins over the environment...
     assert "visible to other local users" in by_flag.err  # ...with a warning (no token echo)
@@ -279,12 +212,12 @@ async def test_connection_failure_exits_4() -> None:
     with socket.socket() as sock:  # a loopback port that nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = _env(None, KOODRIVE_BASE_URL=f"http://127.0.0.1:{port}", KOODRIVE_USER_ID="1")
+    env = env_for(None, KOODRIVE_BASE_URL=f"http://127.0.0.1:{port}", KOODRIVE_USER_ID="1")
     env["KOODRIVE_TOKEN"] = TOKEN
     run = await cli("record", "get", "1", "--max-attempts", "1", env=env)
 
     assert run.status == 4
-    assert "cannot reach the server" in _one_line_error(run)
+    assert "cannot reach the server" in one_line_error(run)
 
 
 # --- records ----------------------------------------------------------------------------------
@@ -302,10 +235,10 @@ async def test_record_get_and_delete(fake: FakeKooDrive) -> None:
     assert shown.status == 0, shown.err
     assert record_id in shown.out and '{"a":1}' in shown.out and device_id in shown.out
     assert deleted.status == 0, deleted.err
-    assert deleted.json() == {"record_id": record_id, "deleted": True}
+    assert deleted.json()["deleted"] == [record_id] and deleted.json()["module_code"] is None
     assert not fake.has_record(record_id)
     assert missing.status == 4
-    assert "HTTP 404" in _one_line_error(missing)
+    assert "HTTP 404" in one_line_error(missing)
 
 
 # --- demo and fake-server -----------------------------------------------------------------
@@ -313,32 +246,42 @@ async def test_record_get_and_delete(fake: FakeKooDrive) -> None:
 
 async def test_demo_prints_the_summary_and_exits_0() -> None:
     human, as_json = await asyncio.gather(
-        cli("demo", "--scopes", "500", "--fault-rate", "0.2", env=_env(None)),
-        cli("demo", "--scopes", "300", "--seed", "7", "--json", env=_env(None)),
+        cli("demo", "--scopes", "500", "--fault-rate", "0.2", env=env_for(None)),
+        cli("demo", "--scopes", "300", "--seed", "7", "--json", env=env_for(None)),
     )
 
     assert human.status == 0, human.out + human.err
-    for label in ("deleted", "failed", "unprocessed", "requests", "retries", "elapsed", "IDs/s"):
+    for label in (
+        "deleted",
+        "already gone",
+        "failed",
+        "unprocessed",
+        "requests",
+        "retries",
+        "Took",
+        "IDs/s",
+    ):
         assert label in human.out
     assert "[FAILED]" not in human.out and human.out.count("[ok]") == 3
     assert "Demo OK." in human.out
     assert as_json.status == 0, as_json.out + as_json.err
     data = as_json.json()
     assert data["ok"] is True and all(data["checks"].values())
-    assert data["counts"]["gone"] == 300 and data["counts"]["remaining"] == 0
+    assert data["counts"]["deleted"] + data["counts"]["already_gone"] == 300
+    assert data["counts"]["remaining"] == 0
     assert data["record_deleted"] is True and data["chunks"] == 3
 
 
 async def test_fake_server_command_serves_until_sigint() -> None:
     proc = await asyncio.create_subprocess_exec(
-        *_command(), "fake-server", "--port", "0", "--json",
+        *command(), "fake-server", "--port", "0", "--json",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(None),
+        env=env_for(None),
     )  # fmt: skip
     assert proc.stdout is not None
     info = json.loads(await asyncio.wait_for(proc.stdout.readline(), RUN_TIMEOUT))
-    env = _env(None, KOODRIVE_BASE_URL=info["url"], KOODRIVE_USER_ID=info["user_id"])
+    env = env_for(None, KOODRIVE_BASE_URL=info["url"], KOODRIVE_USER_ID=info["user_id"])
     env["KOODRIVE_TOKEN"] = info["token"]
     run = await cli("scopes", "delete", info["device_id"], "1", "--json", env=env)
     proc.send_signal(signal.SIGINT)
@@ -346,6 +289,8 @@ async def test_fake_server_command_serves_until_sigint() -> None:
 
     assert info["url"].startswith("http://127.0.0.1:")
     assert info["token"] not in run.out + run.err
-    assert run.status == 0, run.err  # the server answered: "1" is not found, so it is gone
-    assert run.json()["failed"][0]["error_code"] == "15000418"
+    # The server answered: "1" is not found, so it is gone; but every ID of the input was not
+    # found, so the input probably does not match the device: exit 5.
+    assert run.status == 5, run.err
+    assert run.json()["already_gone"] == ["1"] and run.json()["mostly_not_found"] is True
     assert proc.returncode == 0

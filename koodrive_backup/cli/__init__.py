@@ -2,71 +2,71 @@
 
 ::
 
-    koodrive-backup demo [--scopes N] [--fault-rate F]        # self-contained, exit 0 when OK
-    koodrive-backup scopes delete DEVICE_ID [ID ...] [--from-file PATH|-] [--unprocessed-out F]
-    koodrive-backup record get RECORD_ID [--lock-id L]
-    koodrive-backup record delete RECORD_ID --lock-id L
-    koodrive-backup lock create MODULE | lock release LOCK_ID
-    koodrive-backup fake-server [--host 127.0.0.1] [--port 8080]
+    koodrive-backup devices list                                   # find what to delete
+    koodrive-backup scopes list DEVICE_ID [--module M] [--ids]
+    koodrive-backup records list --module M [--device D] [--before T] [--status S] [--ids]
+    koodrive-backup files list RECORD_ID
+    koodrive-backup scopes delete DEVICE_ID [ID ...] [--from-file PATH|-] [--dry-run]
+    koodrive-backup record delete [ID ...] [--from-file PATH|-] --module M [--dry-run]
+    koodrive-backup record get RECORD_ID
+    koodrive-backup lock create|wait MODULE | lock release LOCK_ID
     koodrive-backup cleanup plan|run|status --journal JOB.db ...   # fleet cleanup jobs
-    koodrive-backup demo --fleet                                   # a fleet job, resumed
+    koodrive-backup demo [--fleet] | fake-server [...] | completion bash|zsh
 
-Configuration: ``KOODRIVE_BASE_URL``, ``KOODRIVE_USER_ID``, ``KOODRIVE_TOKEN`` (or
-``--token-file``); flags win. Exit statuses: 0 success, 1 partial failure, 2 usage or bad
-input, 3 authentication/permission, 4 other API or connection failure, 130 Ctrl-C (143
-SIGTERM). Nothing in the package imports this module; rich (optional) is imported only here.
+The commands are listed once, in ``_registry``; docs/cli.md is the reference. Exit statuses:
+0 success, 1 partial failure, 2 usage or bad input, 3 authentication/permission, 4 other API
+or connection failure, 5 most IDs not found, 130 Ctrl-C (143 SIGTERM). Nothing in the
+package imports this module; rich and shtab (optional) are imported only here, and each
+command's module only when it runs, so the command line starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from ..errors import (
     APIConnectionError,
+    APIError,
     AuthenticationError,
+    ConflictError,
     KooDriveError,
     PermissionDeniedError,
 )
-from ._commands import (
-    Context,
-    lock_create,
-    lock_release,
-    record_delete,
-    record_get,
-    run_fake_server,
-    scopes_delete,
-)
 from ._errors import EXIT_INTERRUPTED, EXIT_PARTIAL, UsageError, exit_status_for
-from ._output import RetryCounter, print_error, setup_logging
-from ._parser import build_parser
+from ._logs import log, log_command, setup_logging
+from ._output import print_error, print_json
 
-__all__ = ["main"]
-
-Command = Callable[[argparse.Namespace, Context], Awaitable[int]]
-
-_COMMANDS: dict[tuple[str, str | None], Command] = {
-    ("record", "get"): record_get,
-    ("record", "delete"): record_delete,
-    ("scopes", "delete"): scopes_delete,
-    ("lock", "create"): lock_create,
-    ("lock", "release"): lock_release,
-}
+__all__ = ["describe", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (usage errors exit 2 via argparse)."""
-    args = build_parser().parse_args(argv)
-    debug = bool(getattr(args, "debug", False))
-    if args.command == "fake-server":
-        return run_fake_server(args)
-    retries = setup_logging(debug=debug, verbose=bool(getattr(args, "verbose", False)))
+    from ._context import Context
+    from ._parser import parse
+
+    args = parse(argv)
     try:
-        return asyncio.run(_dispatch(args, retries))
+        retries = setup_logging(debug=args.debug, verbose=args.verbose, log_file=args.log_file)
+    except UsageError as exc:
+        print_error(str(exc))
+        return exit_status_for(exc)
+    log_command(sys.argv[1:] if argv is None else argv)
+    ctx = Context(environ=os.environ, warn=_warn, retries=retries)
+    status = _run(args, ctx)
+    log.info("exit status %d", status)
+    return status
+
+
+def _run(args: argparse.Namespace, ctx: object) -> int:
+    try:
+        outcome = args.command_spec.load()(args, ctx)
+        return asyncio.run(outcome) if inspect.iscoroutine(outcome) else int(outcome)
     except KeyboardInterrupt:
         print("koodrive-backup: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -75,27 +75,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PARTIAL
     except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        print_error(describe(exc, debug=debug))
-        return exit_status_for(exc)
+        return _fail(exc, args)
 
 
-async def _dispatch(args: argparse.Namespace, retries: RetryCounter) -> int:
-    ctx = Context(environ=os.environ, warn=_warn)
-    if args.command == "demo" and args.fleet:
-        from ._fleet_demo import run_fleet_demo
+def _fail(exc: Exception, args: argparse.Namespace) -> int:
+    """One clear line on standard error (and one JSON error object with ``--json``)."""
+    if args.debug:
+        traceback.print_exc()
+    message, status = describe(exc, debug=args.debug), exit_status_for(exc)
+    log.error("%s", message)
+    if args.json:
+        print_json({"error": {**_error_fields(exc), "message": message, "exit_status": status}})
+    print_error(message)
+    return status
 
-        return await run_fleet_demo(args)
-    if args.command == "demo":
-        from ._demo import run_demo  # imports the fake server only when needed
 
-        return await run_demo(args, ctx, retries)
-    if args.command == "cleanup":
-        from ._cleanup import run_cleanup
-
-        return await run_cleanup(args, ctx)
-    return await _COMMANDS[(args.command, getattr(args, "action", None))](args, ctx)
+def _error_fields(exc: BaseException) -> dict[str, object]:
+    fields: dict[str, object] = {"type": type(exc).__name__}
+    if isinstance(exc, APIError):
+        fields.update(status=exc.status, code=None if exc.code is None else str(exc.code))
+    return fields
 
 
 def _warn(message: str) -> None:
@@ -103,17 +102,20 @@ def _warn(message: str) -> None:
 
 
 def describe(exc: BaseException, *, debug: bool = False) -> str:
-    """One clear line for an error (SDK messages never contain the token)."""
+    """One clear line for an error (SDK messages never contain a secret)."""
     if isinstance(exc, AuthenticationError):
-        return f"authentication refused: {exc} (check KOODRIVE_TOKEN or --token-file)"
+        return f"authentication refused: {exc} (check the token or the app credentials)"
     if isinstance(exc, PermissionDeniedError):
-        return f"permission denied: {exc} (check KOODRIVE_USER_ID and the token's rights)"
+        return f"permission denied: {exc} (check KOODRIVE_USER_ID and the credential's rights)"
     if isinstance(exc, APIConnectionError):
         return f"cannot reach the server: {exc}"
-    if isinstance(exc, KooDriveError):
+    if isinstance(exc, ConflictError) and exc.method == "POST" and exc.path.endswith("/lock"):
+        return (
+            f"{exc} (a run that crashed or lost its answer may hold it: "
+            "`koodrive-backup lock wait MODULE` waits until it can be taken)"
+        )
+    if isinstance(exc, KooDriveError | UsageError):
         return str(exc)  # names the request, the HTTP status, the code and the server's msg
-    if isinstance(exc, UsageError):
-        return str(exc)
     if isinstance(exc, ValueError | TypeError):
         return "bad input: " + str(exc).replace(
             "pass allow_insecure_http=True", "--allow-insecure-http"

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["fraction", "int_in", "positive_float"]
+from ..models import RecordStatus
+
+__all__ = [
+    "fraction",
+    "int_in",
+    "non_negative_float",
+    "point_in_time",
+    "positive_float",
+    "record_status",
+    "share",
+]
 
 
 def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -40,3 +52,59 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, not {value}")
     return value
+
+
+def share(text: str) -> float:
+    """A share of the IDs: ``0.5`` or ``50%`` (0..1)."""
+    if text.endswith("%") and _number(text[:-1]):
+        return fraction(str(float(text[:-1]) / 100))
+    return fraction(text)
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {value}")
+    return value
+
+
+_AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])\Z")
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def point_in_time(text: str) -> datetime:
+    """``--before``: an ISO-8601 date or time (UTC unless it names a zone), or an age such as
+    ``30d``, ``12h``, ``90m``, ``2w`` (that long before now)."""
+    age = _AGE.match(text.strip())
+    if age:
+        seconds = float(age.group(1)) * _AGE_UNITS[age.group(2)]
+        return datetime.now(UTC) - timedelta(seconds=seconds)
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date, time or age: {text!r} (e.g. 2025-01-31, 2025-01-31T12:00:00Z, 30d)"
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def record_status(text: str) -> int:
+    """``--status``: ``new``, ``completed``, ``to_be_deleted`` (any case) or the number."""
+    name = text.strip().upper().replace("-", "_")
+    if name in RecordStatus.__members__:
+        return int(RecordStatus[name])
+    if name.isdigit():
+        return int(name)
+    choices = ", ".join(s.name.lower() for s in RecordStatus)
+    raise argparse.ArgumentTypeError(f"not a record status: {text!r} (one of {choices}, or 0..2)")

@@ -1,15 +1,18 @@
-"""An interruptible bulk scope deletion that accounts for every ID, even after Ctrl-C.
+"""The one bulk runner of the CLI: ``scopes delete``, ``record delete``, their dry runs and
+the demo all run a ``BatchStream`` through ``run_bulk``, with the same progress, accounting,
+Ctrl-C handling and exit statuses.
 
-Why not one ``await client.delete_scopes(all_ids)``: a cancelled call raises
-``CancelledError`` and returns no result. The SDK's streaming form,
-``client.iter_delete_scopes`` (same engine, bounded concurrency), keeps its merged result
-when it is left early: on SIGINT/SIGTERM the consuming task is cancelled, which cancels the
-requests in flight, and ``stream.result`` still holds every chunk that had settled; the
-rest is ``unprocessed`` (some may have been deleted already: fed back, those come back as
-``15000418`` not found, which counts as gone). Nothing is lost, nothing is counted here.
+Why a stream and not ``await client.delete_scopes(all_ids)``: a cancelled call raises
+``CancelledError`` and returns no result. The SDK's streams (``client.iter_delete_scopes``,
+``client.iter_delete_records``; ``batching.stream_batch`` for the dry runs) keep their merged
+result when left early: on SIGINT/SIGTERM the consuming task is cancelled, which cancels the
+requests in flight, and ``stream.result`` still holds every chunk that had settled; the rest
+is ``unprocessed`` (some may have been deleted already: fed back, those come back "not
+found", which counts as gone). Nothing is lost and nothing is counted twice.
 
-When to give up on the other chunks is the SDK's one rule (``batching.stops_batch``); the
-error that stopped the run is ``result.stopped_by``.
+"Not found" has one meaning everywhere: the ID is absent now, so it is done; it is counted
+and shown apart as "already gone". When most IDs of a run are already gone (more than
+``max_not_found``), the input probably does not match the device or module: exit status 5.
 """
 
 from __future__ import annotations
@@ -18,35 +21,74 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from operator import attrgetter
 from types import FrameType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ..batching import BatchResult
-from ..client import BackupClient
+from ..batching import BatchResult, BatchStream, ChunkOutcome
 from ..errors import KooDriveError
-from ..models import BatchProgress, ScopeFailure
-from ._errors import EXIT_OK, EXIT_PARTIAL, exit_status_for
-from ._output import NoProgress, Progress
+from ..models import NOT_FOUND_CODE, REPEATED_ID_CODE
+from ._errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, exit_status_for
+from ._output import NoProgress, Progress, Tally
 
-__all__ = ["BulkOutcome", "delete_scopes_interruptibly"]
+__all__ = [
+    "RECORDS",
+    "SCOPES",
+    "BulkOutcome",
+    "Kind",
+    "interruptible",
+    "run_bulk",
+]
 
+F = TypeVar("F")
+T = TypeVar("T")
 Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+StreamOpener = Callable[[], AbstractAsyncContextManager[BatchStream[str, Any]]]
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+DEFAULT_MAX_NOT_FOUND = 0.5
+
+
+@attrs.frozen
+class Kind(Generic[F]):
+    """How the runner reads the failures of one kind of ID (scope or record)."""
+
+    noun: str
+    failure_id: Callable[[F], str]
+    is_gone: Callable[[F], bool]
+
+    def code(self, failure: F) -> str:
+        return str(failure.error_code)  # type: ignore[attr-defined]
+
+    def msg(self, failure: F) -> str | None:
+        return failure.msg  # type: ignore[attr-defined, no-any-return]
+
+    def is_repeat(self, failure: F) -> bool:
+        return self.code(failure) == REPEATED_ID_CODE
+
+
+#: Scopes: the server's per-ID ``15000418`` means not found.
+SCOPES: Kind[Any] = Kind("scope", attrgetter("scope_id"), lambda f: f.error_code == NOT_FOUND_CODE)
+#: Records: one DELETE each; HTTP 404 means not found.
+RECORDS: Kind[Any] = Kind("record", attrgetter("record_id"), lambda f: f.status == 404)
 
 
 @attrs.frozen
 class BulkOutcome:
     """The SDK's result for the whole input, plus how the run ended."""
 
-    result: BatchResult[str, ScopeFailure]
+    result: BatchResult[str, Any]
+    kind: Kind[Any]
     unique_ids: tuple[str, ...] = attrs.field(repr=False)  # input order, repeats removed
     total: int  # input occurrences
     chunks_settled: int  # chunk requests that were sent and settled (answered or failed)
     elapsed: float
     interrupted: int | None = None  # the signal that stopped the run
+    dry_run: bool = False
+    max_not_found: float = DEFAULT_MAX_NOT_FOUND
 
     @property
     def stopped_by(self) -> KooDriveError | None:
@@ -54,70 +96,116 @@ class BulkOutcome:
         return self.result.stopped_by
 
     @property
+    def already_gone(self) -> tuple[str, ...]:
+        """Unique IDs the server did not find (gone all the same), in input order."""
+        ids = (self.kind.failure_id(f) for f in self.result.failed if self.kind.is_gone(f))
+        return tuple(dict.fromkeys(ids))
+
+    @property
+    def repeated(self) -> tuple[Any, ...]:
+        """The failures standing for later repeats of an ID in the input (sent once)."""
+        return tuple(f for f in self.result.failed if self.kind.is_repeat(f))
+
+    @property
+    def refused(self) -> tuple[Any, ...]:
+        """Real per-ID failures: neither "not found" nor a repeat."""
+        kind = self.kind
+        return tuple(f for f in self.result.failed if not (kind.is_gone(f) or kind.is_repeat(f)))
+
+    @property
     def not_gone(self) -> tuple[str, ...]:
-        """Unique IDs not known to be absent now, in input order: what a resume must send."""
+        """Unique IDs not known to be absent now, in input order: what a resume must send.
+        (In a dry run: those that exist, or could not be checked.)"""
         gone = set(self.result.gone)
         return tuple(i for i in self.unique_ids if i not in gone)
 
     @property
+    def mostly_not_found(self) -> bool:
+        """More than ``max_not_found`` of the unique IDs were not found (a finished run)."""
+        if self.interrupted is not None or self.stopped_by is not None or not self.unique_ids:
+            return False
+        return len(self.already_gone) / len(self.unique_ids) > self.max_not_found
+
+    @property
     def exit_status(self) -> int:
-        """130/143 interrupted, 3/4 stopped by an error, 1 some IDs not gone, else 0."""
+        """130/143 interrupted, 3/4 stopped by an error, 5 mostly not found (not in a dry
+        run), 1 some IDs not gone, else 0. A dry run that ran to its end exits 0."""
         if self.interrupted is not None:
             return 128 + self.interrupted
         if self.stopped_by is not None:
             return exit_status_for(self.stopped_by)
+        if self.dry_run:
+            return EXIT_PARTIAL if self.result.unprocessed else EXIT_OK
+        if self.mostly_not_found:
+            return EXIT_NOT_FOUND
         return EXIT_PARTIAL if self.not_gone else EXIT_OK
 
 
-async def delete_scopes_interruptibly(
-    client: BackupClient,
-    device_id: str,
+def tally_chunk(tally: Tally, chunk: ChunkOutcome[str, Any], kind: Kind[Any]) -> None:
+    """Add one settled chunk to the running counts."""
+    tally.deleted += len(chunk.deleted)
+    tally.unprocessed += len(chunk.unprocessed)
+    for failure in chunk.failed:
+        if kind.is_repeat(failure):
+            tally.repeated += 1
+        elif kind.is_gone(failure):
+            tally.already_gone += 1
+        else:
+            tally.failed += 1
+
+
+async def run_bulk(
     ids: Sequence[str],
+    open_stream: StreamOpener,
+    kind: Kind[Any],
     *,
-    chunk_size: int,
-    concurrency: int,
-    make_progress: Callable[[int], Progress] = lambda total: NoProgress(),
+    progress: Progress | None = None,
+    dry_run: bool = False,
+    max_not_found: float = DEFAULT_MAX_NOT_FOUND,
 ) -> BulkOutcome:
-    """Delete ``ids`` (already validated) in chunks; SIGINT/SIGTERM stop it cleanly.
+    """Run the stream ``open_stream()`` yields (an async context manager: it may take a lock
+    first) over ``ids`` (already validated); SIGINT/SIGTERM stop it cleanly.
 
-    Never raises for failed chunks or an interruption: both are in the outcome. Invalid
-    arguments raise ``ValueError``/``TypeError`` before any request; bugs propagate.
+    Never raises for failed chunks or an interruption: both are in the outcome. An error
+    before the stream exists (a refused lock, an unknown device) and bugs propagate.
     """
-    progress = make_progress(len(ids))
-
-    def report(p: BatchProgress) -> None:
-        progress.update(p.done, p.deleted, p.failed, p.unprocessed)
-
-    stream = client.iter_delete_scopes(
-        device_id, ids, chunk_size=chunk_size, concurrency=concurrency, on_progress=report
-    )
+    progress = progress or NoProgress()
+    tally, streams = Tally(len(ids)), []
     settled = 0
 
     async def consume() -> None:
         nonlocal settled
-        async with stream:
+        async with open_stream() as stream:
+            streams.append(stream)
             async for chunk in stream:
                 settled += chunk.sent
+                tally_chunk(tally, chunk, kind)
+                progress.update(tally)
 
     started = time.monotonic()
     try:
-        interrupted = await _interruptible(consume())
+        _, interrupted = await interruptible(consume())
     finally:
-        await stream.aclose()  # also when the work was cancelled before it began
         progress.close()
+    # Interrupted before the stream existed (say, while taking the lock): nothing was sent.
+    result = streams[0].result if streams else BatchResult(unprocessed=tuple(ids))
     return BulkOutcome(
-        result=stream.result,
+        result=result,
+        kind=kind,
         unique_ids=tuple(dict.fromkeys(ids)),
         total=len(ids),
         chunks_settled=settled,
         elapsed=time.monotonic() - started,
         interrupted=interrupted,
+        dry_run=dry_run,
+        max_not_found=max_not_found,
     )
 
 
-async def _interruptible(work: Coroutine[Any, Any, None]) -> int | None:
-    """Run ``work`` as a task that SIGINT/SIGTERM cancel; return the signal that did."""
-    task = asyncio.create_task(work)
+async def interruptible(work: Awaitable[T]) -> tuple[T | None, int | None]:
+    """Run ``work`` as a task that SIGINT/SIGTERM cancel: ``(its value, None)``, or
+    ``(None, the signal)`` when a signal stopped it. Its exceptions propagate."""
+    task = asyncio.ensure_future(work)
     interrupted: list[int] = []
 
     def interrupt(signum: int) -> None:
@@ -137,9 +225,9 @@ async def _interruptible(work: Coroutine[Any, Any, None]) -> int | None:
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
-    if not task.cancelled() and task.exception() is not None:
-        raise task.exception()  # type: ignore[misc]  # a bug, not an API failure
-    return interrupted[0] if interrupted else None
+    if task.cancelled():
+        return None, interrupted[0] if interrupted else None
+    return task.result(), None
 
 
 @contextlib.contextmanager

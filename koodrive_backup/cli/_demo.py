@@ -26,11 +26,20 @@ from .._retry import RetryPolicy
 from ..client import BackupClient
 from ..models import BackupRecord
 from ..testing import FakeKooDrive, Fault
-from ._bulk import BulkOutcome, delete_scopes_interruptibly
-from ._commands import Context
+from ._bulk import SCOPES, BulkOutcome, run_bulk
+from ._delete import scope_deletion
 from ._errors import EXIT_API, EXIT_OK
-from ._output import RetryCounter, format_table, make_progress, print_json
-from ._report import bulk_rows, counts, error_json, record_json, record_table, signal_name
+from ._logs import RetryCounter
+from ._output import format_table, make_progress, print_json
+from ._report import (
+    bulk_rows,
+    counts,
+    error_json,
+    record_json,
+    record_table,
+    signal_name,
+    timing_line,
+)
 
 __all__ = ["DEMO_RETRY", "run_demo"]
 
@@ -45,7 +54,7 @@ def _faults() -> list[Fault]:
     return [Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response()]
 
 
-async def run_demo(args: argparse.Namespace, ctx: Context, retries: RetryCounter) -> int:
+async def run_demo(args: argparse.Namespace, retries: RetryCounter) -> int:
     """Run the demo; exit 0 when the cleanup completed and every check passed."""
     async with FakeKooDrive(seed=args.seed) as fake:
         device_id, scope_ids, record_ids = _seed(fake, args.scopes)
@@ -55,16 +64,11 @@ async def run_demo(args: argparse.Namespace, ctx: Context, retries: RetryCounter
         async with BackupClient(
             fake.url, user_id=fake.user_id, token=fake.token, retry=DEMO_RETRY
         ) as client:
-            outcome = await delete_scopes_interruptibly(
-                client,
-                device_id,
-                scope_ids,
-                chunk_size=args.chunk_size,
-                concurrency=args.concurrency,
-                make_progress=lambda total: make_progress(
-                    total, "deleting scopes", enabled=not args.no_progress
-                ),
+            opener = scope_deletion(client, device_id, scope_ids, args)
+            progress = make_progress(
+                len(scope_ids), "deleting scopes", enabled=not args.no_progress
             )
+            outcome = await run_bulk(scope_ids, opener, SCOPES, progress=progress)
             record = None
             if outcome.interrupted is None and outcome.stopped_by is None:
                 record = await client.get_record(record_ids[0])
@@ -146,12 +150,12 @@ def _table(
 ) -> str:
     rows = bulk_rows(outcome)
     rows[2] = (
-        "not found",
+        "already gone",
         rows[2][1],
-        "15000418: deleted by an attempt whose answer was lost (gone)",
+        "not found: deleted by an attempt whose answer was lost",
     )
-    rows[-2:-2] = _request_rows(stats)
-    parts = [format_table(rows, f"Bulk cleanup of device {device_id}")]
+    rows += _request_rows(stats)
+    parts = [format_table(rows, f"Bulk cleanup of device {device_id}"), timing_line(outcome)]
     if record is not None:
         parts.append(record_table(record, "Viewed record (then deleted under a managed lock)"))
     parts.append(_verdict(outcome, checks, ok))
@@ -210,7 +214,7 @@ def _json(
         "counts": counts(outcome),
         **stats,
         "elapsed_seconds": round(outcome.elapsed, 3),
-        "ids_per_second": round(len(outcome.result.gone) / max(outcome.elapsed, 1e-9), 1),
+        "ids_per_second": round(len(outcome.unique_ids) / max(outcome.elapsed, 1e-9), 1),
         "interrupted": signal_name(outcome.interrupted),
         "stopped_by": None if outcome.stopped_by is None else error_json(outcome.stopped_by),
         "record": None if record is None else record_json(record),

@@ -10,6 +10,7 @@ __all__ = [
     "EXIT_API",
     "EXIT_AUTH",
     "EXIT_INTERRUPTED",
+    "EXIT_NOT_FOUND",
     "EXIT_OK",
     "EXIT_PARTIAL",
     "EXIT_USAGE",
@@ -18,7 +19,8 @@ __all__ = [
 ]
 
 EXIT_OK = 0
-#: Some IDs failed or were left unprocessed (the others were handled).
+#: Some IDs failed or were left unprocessed (the others were handled); or not done at all:
+#: a declined confirmation, a lock still held after ``lock wait --max-wait``.
 EXIT_PARTIAL = 1
 #: Bad command line, bad input (an ID, a file that cannot be read) or missing configuration.
 EXIT_USAGE = 2
@@ -26,6 +28,9 @@ EXIT_USAGE = 2
 EXIT_AUTH = 3
 #: Any other API error, a connection failure, an answer we cannot read.
 EXIT_API = 4
+#: A deletion where most IDs (more than ``--max-not-found``) were not found: they count as
+#: gone, but the input probably does not match the device or module (a wrong file).
+EXIT_NOT_FOUND = 5
 #: Stopped by Ctrl-C (128 + SIGINT, the shell convention); SIGTERM gives 143.
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 

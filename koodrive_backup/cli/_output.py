@@ -9,20 +9,22 @@ most once a second (also what CI logs and the tests see).
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TextIO
 
+import attrs
+
 __all__ = [
     "PROGRESS_PREFIX",
+    "NoProgress",
     "Progress",
+    "Tally",
     "format_table",
     "make_progress",
     "print_error",
     "print_json",
-    "setup_logging",
 ]
 
 PROGRESS_PREFIX = "progress:"
@@ -61,60 +63,47 @@ def _width(table: list[list[str]]) -> int:
     return max((len(row) for row in table), default=0)
 
 
-# --- logging ----------------------------------------------------------------------------------
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to the *current* ``sys.stderr`` (rich redirects it above a live bar)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
-        super().emit(record)
-
-
-class RetryCounter(logging.Handler):
-    """Counts the SDK's "retrying ... after attempt N failed" records (INFO)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.retries = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.msg, str) and record.msg.startswith("retrying"):
-            self.retries += 1
-
-
-def setup_logging(*, debug: bool, verbose: bool) -> RetryCounter:
-    """SDK log records go to standard error (WARNING, or INFO/DEBUG); retries are counted."""
-    logger = logging.getLogger("koodrive_backup")
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    shown = _StderrHandler()
-    shown.setLevel(level)
-    shown.setFormatter(logging.Formatter("koodrive-backup: %(levelname)s: %(message)s"))
-    counter = RetryCounter()
-    for handler in list(logger.handlers):
-        if isinstance(handler, _StderrHandler | RetryCounter):
-            logger.removeHandler(handler)
-    logger.addHandler(shown)
-    logger.addHandler(counter)
-    logger.setLevel(min(level, logging.INFO))
-    logger.propagate = False
-    return counter
-
-
 # --- progress ---------------------------------------------------------------------------------
 
 
-class Progress(Protocol):
-    """What the bulk runner reports to: running counts of input occurrences."""
+@attrs.define
+class Tally:
+    """Running counts of a bulk run, in input occurrences (what the progress display shows).
 
-    def update(self, done: int, deleted: int, failed: int, unprocessed: int) -> None: ...
+    ``deleted`` counts IDs the server deleted (in a dry run: that exist and would be);
+    ``already_gone`` those it did not find (gone all the same); ``repeated`` later repeats of
+    an ID in the input (sent once); ``failed`` other refusals; ``unprocessed`` IDs whose
+    request failed after retries or was never sent.
+    """
+
+    total: int
+    deleted: int = 0
+    already_gone: int = 0
+    repeated: int = 0
+    failed: int = 0
+    unprocessed: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.deleted + self.already_gone + self.repeated + self.failed + self.unprocessed
+
+    def counts(self, done_word: str = "deleted") -> str:
+        text = f"{done_word} {self.deleted}, already gone {self.already_gone}"
+        if self.repeated:
+            text += f", repeated {self.repeated}"
+        return text + f", failed {self.failed}, unprocessed {self.unprocessed}"
+
+
+class Progress(Protocol):
+    """What the bulk runner reports to, after each settled chunk."""
+
+    def update(self, tally: Tally) -> None: ...
 
     def close(self) -> None: ...
 
 
 class NoProgress:
-    def update(self, done: int, deleted: int, failed: int, unprocessed: int) -> None:
+    def update(self, tally: Tally) -> None:
         pass
 
     def close(self) -> None:
@@ -122,67 +111,67 @@ class NoProgress:
 
 
 class PlainProgress:
-    """``progress: 1200/20000 IDs settled (...)`` on standard error: first, then ≤ 1/s, last."""
+    """``progress: deleting scopes 1200/20000 IDs settled (...)`` on standard error: the first
+    update, then at most one a second, and the last."""
 
-    def __init__(self, total: int, label: str) -> None:
-        self._total = total
+    def __init__(self, label: str, done_word: str) -> None:
         self._label = label
+        self._done_word = done_word
         self._started = time.monotonic()
         self._last_print: float | None = None
-        self._last: tuple[int, int, int, int] | None = None
-        self._printed: tuple[int, int, int, int] | None = None
+        self._last: Tally | None = None
+        self._printed: tuple[int, ...] | None = None
 
-    def update(self, done: int, deleted: int, failed: int, unprocessed: int) -> None:
-        self._last = (done, deleted, failed, unprocessed)
+    def update(self, tally: Tally) -> None:
+        self._last = tally
         now = time.monotonic()
         if self._last_print is None or now - self._last_print >= _PLAIN_INTERVAL:
             self._print(now)
 
     def close(self) -> None:
-        if self._last is not None and self._last != self._printed:
+        if self._last is not None and attrs.astuple(self._last) != self._printed:
             self._print(time.monotonic())
 
     def _print(self, now: float) -> None:
-        assert self._last is not None
-        done, deleted, failed, unprocessed = self._last
-        rate = done / max(now - self._started, 1e-9)
+        tally = self._last
+        assert tally is not None
+        rate = tally.done / max(now - self._started, 1e-9)
         print(
-            f"{PROGRESS_PREFIX} {self._label} {done}/{self._total} IDs settled "
-            f"(deleted {deleted}, failed {failed}, unprocessed {unprocessed}; {rate:.0f} IDs/s)",
+            f"{PROGRESS_PREFIX} {self._label} {tally.done}/{tally.total} IDs settled "
+            f"({tally.counts(self._done_word)}; {rate:.0f} IDs/s)",
             file=sys.stderr,
             flush=True,
         )
         self._last_print = now
-        self._printed = self._last
+        self._printed = attrs.astuple(tally)
 
 
 class RichProgress:
     """A live rich bar on standard error (only built when standard error is a terminal)."""
 
-    def __init__(self, total: int, label: str, rich_progress: Any) -> None:
+    def __init__(self, total: int, label: str, done_word: str, rich_progress: Any) -> None:
         self._bar = rich_progress
+        self._done_word = done_word
         self._bar.start()
         self._task = self._bar.add_task(label, total=total, counts="")
 
-    def update(self, done: int, deleted: int, failed: int, unprocessed: int) -> None:
-        counts = f"{deleted} deleted, {failed} failed"
-        if unprocessed:
-            counts += f", {unprocessed} unprocessed"
-        self._bar.update(self._task, completed=done, counts=counts)
+    def update(self, tally: Tally) -> None:
+        counts = tally.counts(self._done_word)
+        self._bar.update(self._task, completed=tally.done, counts=counts)
 
     def close(self) -> None:
         self._bar.stop()
 
 
-def make_progress(total: int, label: str, *, enabled: bool) -> Progress:
+def make_progress(total: int, label: str, *, enabled: bool, done_word: str = "deleted") -> Progress:
     """The best display available: rich on a terminal, plain lines otherwise, or none."""
     if not enabled or total == 0:
         return NoProgress()
     if sys.stderr.isatty():
         bar = _rich_progress()
         if bar is not None:
-            return RichProgress(total, label, bar)
-    return PlainProgress(total, label)
+            return RichProgress(total, label, done_word, bar)
+    return PlainProgress(label, done_word)
 
 
 def _rich_progress() -> Any:
