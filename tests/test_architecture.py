@@ -49,6 +49,7 @@ ROOMS = [
     ("cattrs", ("_codec",)),
     ("tenacity", ("_retry",)),
     ("rich", ("cli",)),
+    ("shtab", ("cli",)),
     ("ray", ("jobs",)),
     ("opentelemetry", ("_telemetry",)),
 ]

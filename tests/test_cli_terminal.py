@@ -165,3 +165,22 @@ async def test_few_ids_do_not_ask(fake: FakeKooDrive, terminal: Start) -> None:
     session = await terminal("scopes", "delete", device_id, *ids)
     assert await session.status() == 0
     assert "Type yes" not in session.text and fake.scope_ids(device_id) == []
+
+
+async def test_ids_piped_in_without_a_terminal_to_ask_on_need_yes(fake: FakeKooDrive) -> None:
+    device_id, ids = _scopes(fake, 1001)
+    master, slave = pty.openpty()
+    try:  # a person watches stderr, but the IDs come down a pipe and there is no /dev/tty
+        proc = await asyncio.create_subprocess_exec(
+            *command(), "scopes", "delete", device_id, "--from-file", "-",
+            stdin=asyncio.subprocess.PIPE, stdout=slave, stderr=slave, env=env_for(fake),
+            start_new_session=True,
+        )  # fmt: skip
+        os.close(slave)
+        session = Terminal(proc, master)
+        await proc.communicate("\n".join(ids).encode())
+        assert await session.status() == 2
+    finally:
+        os.close(master)
+    assert "about to delete 1001 scopes of device" in session.text
+    assert "confirm with --yes" in session.text and fake.request_count == 0

@@ -39,7 +39,7 @@ from ..errors import (
     PermissionDeniedError,
 )
 from ._errors import EXIT_INTERRUPTED, EXIT_PARTIAL, UsageError, exit_status_for
-from ._logs import log, log_command, setup_logging
+from ._logs import SHOWN, log, log_command, setup_logging
 from ._output import print_error, print_json
 
 __all__ = ["describe", "main"]
@@ -83,7 +83,7 @@ def _fail(exc: Exception, args: argparse.Namespace) -> int:
     if args.debug:
         traceback.print_exc()
     message, status = describe(exc, debug=args.debug), exit_status_for(exc)
-    log.error("%s", message)
+    log.error("%s", message, extra=SHOWN)
     if args.json:
         print_json({"error": {**_error_fields(exc), "message": message, "exit_status": status}})
     print_error(message)

@@ -78,7 +78,11 @@ def _deletion(parser: argparse.ArgumentParser, noun: str, *, chunked: bool) -> N
     )
     if chunked:
         group.add_argument(
-            "--chunk-size", type=int_in(1, MAX_CHUNK), default=MAX_CHUNK, help="IDs per request"
+            "--chunk-size",
+            type=int_in(1, MAX_CHUNK),
+            default=MAX_CHUNK,
+            metavar="N",
+            help="IDs per request",
         )
     _concurrency(group)
     group.add_argument("--no-progress", action="store_true", help="no progress display")
@@ -86,7 +90,11 @@ def _deletion(parser: argparse.ArgumentParser, noun: str, *, chunked: bool) -> N
 
 def _concurrency(group: argparse._ActionsContainer) -> None:
     group.add_argument(
-        "--concurrency", type=int_in(1), default=DEFAULT_CONCURRENCY, help="requests in flight"
+        "--concurrency",
+        type=int_in(1),
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help="requests in flight",
     )
 
 
@@ -123,7 +131,10 @@ def records_list(parser: argparse.ArgumentParser) -> None:
         "or this long ago: 30d, 12h, 90m, 2w",
     )
     parser.add_argument(
-        "--status", type=record_status, help="new, completed or to_be_deleted (or 0, 1, 2)"
+        "--status",
+        type=record_status,
+        metavar="STATUS",
+        help="new, completed or to_be_deleted (or 0, 1, 2)",
     )
     _listing(parser)
 
@@ -176,14 +187,19 @@ def lock_wait(parser: argparse.ArgumentParser) -> None:
 
 
 def demo(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scopes", type=int_in(0), default=20_000, help="scopes to seed")
     parser.add_argument(
-        "--fault-rate", type=fraction, default=0.05, help="share of failing requests"
+        "--scopes", type=int_in(0), default=20_000, metavar="N", help="scopes to seed"
     )
-    parser.add_argument("--seed", type=int, default=1, help="seed of the fault draws and IDs")
     parser.add_argument(
-        "--chunk-size", type=int_in(1, MAX_CHUNK), default=MAX_CHUNK, help="IDs per request"
+        "--fault-rate", type=fraction, default=0.05, metavar="F", help="share of failing requests"
     )
+    parser.add_argument(
+        "--seed", type=int, default=1, metavar="S", help="seed of the fault draws and IDs"
+    )
+    parser.add_argument(
+        "--chunk-size", type=int_in(1, MAX_CHUNK), default=MAX_CHUNK, metavar="N",
+        help="IDs per request",
+    )  # fmt: skip
     _concurrency(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
     group = parser.add_argument_group("fleet demo (--fleet)")
@@ -222,14 +238,18 @@ def cleanup_status(parser: argparse.ArgumentParser) -> None:
 
 def cleanup_run(parser: argparse.ArgumentParser) -> None:
     _journal(parser)
-    parser.add_argument("--concurrency", type=int_in(1), default=8, help="targets at once")
     parser.add_argument(
-        "--requests", type=int_in(1), default=4, help="requests in flight per target"
+        "--concurrency", type=int_in(1), default=8, metavar="N", help="targets at once"
+    )
+    parser.add_argument(
+        "--requests", type=int_in(1), default=4, metavar="N", help="requests in flight per target"
     )
     parser.add_argument("--engine", choices=("local", "ray"), default="local", help="where to run")
     parser.add_argument("--ray-address", metavar="A", help="join this Ray cluster (else start one)")
     parser.add_argument("--ray-actors", type=int_in(1), metavar="N", help="Ray actors (CPUs)")
-    parser.add_argument("--passes", type=int_in(1), default=3, help="tries of pending IDs")
+    parser.add_argument(
+        "--passes", type=int_in(1), default=3, metavar="N", help="tries of pending IDs"
+    )
     parser.add_argument(
         "--lock-lifetime",
         type=positive_float,

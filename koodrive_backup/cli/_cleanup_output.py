@@ -77,7 +77,7 @@ class JobProgress:
 
 
 def _id_counts(counts: JobStatus) -> str:
-    return f"{counts.deleted} deleted, {counts.gone} gone, {counts.failed} failed"
+    return f"{counts.deleted} deleted, {counts.gone} already gone, {counts.failed} failed"
 
 
 def _rich_bars() -> Any:
@@ -111,7 +111,7 @@ def status_table(counts: JobStatus, title: str) -> str:
             f"{counts.targets_done} done",
             f"{counts.targets_failed} failed",
         ),
-        ("IDs planned", counts.planned, f"{counts.deleted} deleted", f"{counts.gone} gone"),
+        ("IDs planned", counts.planned, f"{counts.deleted} deleted", f"{counts.gone} already gone"),
         ("", "", f"{counts.failed} failed", f"{counts.pending} pending"),
     ]
     return format_table(rows, title)

@@ -155,7 +155,9 @@ def _table(
         "not found: deleted by an attempt whose answer was lost",
     )
     rows += _request_rows(stats)
-    parts = [format_table(rows, f"Bulk cleanup of device {device_id}"), timing_line(outcome)]
+    parts = [
+        format_table(rows, f"Bulk cleanup of device {device_id}") + "\n" + timing_line(outcome)
+    ]
     if record is not None:
         parts.append(record_table(record, "Viewed record (then deleted under a managed lock)"))
     parts.append(_verdict(outcome, checks, ok))

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 
 from ._errors import UsageError
 
-__all__ = ["RetryCounter", "log", "log_command", "setup_logging"]
+__all__ = ["SHOWN", "RetryCounter", "log", "log_command", "setup_logging"]
 
 log = logging.getLogger("koodrive_backup.cli")
+#: ``log.error(..., extra=SHOWN)``: the message is on standard error already.
+SHOWN = {"shown": True}
 _STDERR_FORMAT = "%(asctime)s koodrive-backup %(levelname)s: %(message)s"
 _FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -32,9 +34,12 @@ class _UTCFormatter(logging.Formatter):
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to the *current* ``sys.stderr`` (rich redirects it above a live bar)."""
+    """Writes to the *current* ``sys.stderr`` (rich redirects it above a live bar); skips
+    records already shown there as an error line (``extra=SHOWN``: for the log file only)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "shown", False):
+            return
         self.setStream(sys.stderr)
         super().emit(record)
 

@@ -54,7 +54,7 @@ def build_parser(*, full: bool = False) -> argparse.ArgumentParser:
     """The whole tree. ``full``: also the fake server's options (for the completion script)."""
     parser = argparse.ArgumentParser(
         prog="koodrive-backup",
-        description="KooDrive backup API from the command line: find what to delete, "
+        description="The KooDrive backup API from the command line: find what to delete,\n"
         "rehearse it, delete it safely, and say exactly what happened.",
         epilog=EPILOG,
         **_parser_options(),

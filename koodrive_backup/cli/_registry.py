@@ -81,7 +81,7 @@ COMMANDS = (
         "._delete:scopes_delete",
         "delete any number of scopes of a device, accounting for every ID",
         a.scopes_delete,
-        "Delete scopes in chunks of up to 100 IDs with bounded concurrency. " + _DELETION,
+        "Delete scopes in chunks of up to 100 IDs with bounded concurrency.\n" + _DELETION,
     ),
     Command(("record", "get"), "._commands:record_get", "view a backup record", a.record_get),
     Command(
@@ -95,8 +95,8 @@ COMMANDS = (
         "._delete:record_delete",
         "delete any number of records under a managed lock",
         a.record_delete,
-        "Delete records (one request each, with bounded concurrency) under a lock of --module "
-        "that is taken, renewed and released for the run. " + _DELETION,
+        "Delete records (one request each, with bounded concurrency) under a lock of --module\n"
+        "that is taken, renewed and released for the run (or under --lock-id).\n" + _DELETION,
     ),
     Command(("files", "list"), "._lists:files_list", "list a record's files", a.files_list),
     Command(

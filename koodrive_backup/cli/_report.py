@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import signal
+import textwrap
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
@@ -42,6 +43,7 @@ __all__ = [
 
 _SHOWN_FAILURES = 20
 _SHOWN_ERRORS = 5
+_WIDTH = 92
 
 
 @attrs.frozen
@@ -207,7 +209,7 @@ def verdict(outcome: BulkOutcome, target: Target, unprocessed_out: str | None) -
     elif outcome.stopped_by is not None:
         lines.append(f"Stopped: {outcome.stopped_by}")
     if outcome.mostly_not_found:
-        lines.append(not_found_message(outcome, target))
+        lines.append(textwrap.fill(not_found_message(outcome, target), _WIDTH))
     if outcome.dry_run:
         return "\n".join([*lines, _dry_run_verdict(outcome)])
     remaining = len(outcome.not_gone)
