@@ -34,49 +34,39 @@ def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def fraction(text: str) -> float:
+def _float(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be within 0..1, not {value}")
+
+
+def _checked(value: float, ok: bool, rule: str) -> float:
+    if not ok:
+        raise argparse.ArgumentTypeError(f"must be {rule}, not {value}")
     return value
+
+
+def fraction(text: str) -> float:
+    value = _float(text)
+    return _checked(value, 0.0 <= value <= 1.0, "within 0..1")
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {value}")
-    return value
+    value = _float(text)
+    return _checked(value, value > 0, "> 0")
+
+
+def non_negative_float(text: str) -> float:
+    value = _float(text)
+    return _checked(value, 0 <= value < float("inf"), "a finite number >= 0")
 
 
 def share(text: str) -> float:
     """A share of the IDs: ``0.5`` or ``50%`` (0..1)."""
-    if text.endswith("%") and _number(text[:-1]):
-        return fraction(str(float(text[:-1]) / 100))
+    if text.endswith("%"):
+        return fraction(str(_float(text[:-1]) / 100))
     return fraction(text)
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {value}")
-    return value
 
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])\Z")

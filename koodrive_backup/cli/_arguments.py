@@ -85,7 +85,7 @@ def _deletion(parser: argparse.ArgumentParser, noun: str, *, chunked: bool) -> N
             help="IDs per request",
         )
     _concurrency(group)
-    group.add_argument("--no-progress", action="store_true", help="no progress display")
+    _no_progress(group)
 
 
 def _concurrency(group: argparse._ActionsContainer) -> None:
@@ -96,6 +96,10 @@ def _concurrency(group: argparse._ActionsContainer) -> None:
         metavar="N",
         help="requests in flight",
     )
+
+
+def _no_progress(group: argparse._ActionsContainer) -> None:
+    group.add_argument("--no-progress", action="store_true", help="no progress display")
 
 
 def _module(parser: argparse.ArgumentParser, *, required: bool, help: str) -> None:
@@ -180,7 +184,7 @@ def lock_wait(parser: argparse.ArgumentParser) -> None:
         help="give up (exit 1) after this many seconds: a lock lasts 600 s after its last renewal",
     )
     parser.add_argument("--keep", action="store_true", help="keep the lock and print its ID")
-    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    _no_progress(parser)
 
 
 # --- demo, completion ---------------------------------------------------------------------------
@@ -201,7 +205,7 @@ def demo(parser: argparse.ArgumentParser) -> None:
         help="IDs per request",
     )  # fmt: skip
     _concurrency(parser)
-    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    _no_progress(parser)
     group = parser.add_argument_group("fleet demo (--fleet)")
     group.add_argument("--fleet", action="store_true", help="a fleet cleanup job instead")
     group.add_argument("--users", type=int_in(1), default=50, metavar="N", help="users")
@@ -258,4 +262,4 @@ def cleanup_run(parser: argparse.ArgumentParser) -> None:
         help="seconds the server keeps a backup lock (renewed at half)",
     )
     parser.add_argument("--retry-failed", action="store_true", help="send failed IDs again")
-    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    _no_progress(parser)

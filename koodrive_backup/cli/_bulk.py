@@ -190,16 +190,10 @@ async def run_bulk(
     # Interrupted before the stream existed (say, while taking the lock): nothing was sent.
     result = streams[0].result if streams else BatchResult(unprocessed=tuple(ids))
     return BulkOutcome(
-        result=result,
-        kind=kind,
-        unique_ids=tuple(dict.fromkeys(ids)),
-        total=len(ids),
-        chunks_settled=settled,
-        elapsed=time.monotonic() - started,
-        interrupted=interrupted,
-        dry_run=dry_run,
+        result, kind, tuple(dict.fromkeys(ids)), len(ids), settled,
+        elapsed=time.monotonic() - started, interrupted=interrupted, dry_run=dry_run,
         max_not_found=max_not_found,
-    )
+    )  # fmt: skip
 
 
 async def interruptible(work: Awaitable[T]) -> tuple[T | None, int | None]:

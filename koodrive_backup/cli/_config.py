@@ -143,23 +143,7 @@ def settings_from(
     layers = _layers(args, environ, warn)
     values = {key: _first(layers, key) for key in ("base_url", "user_id", "auth_style")}
     credential = _credential(layers, str(values["auth_style"] or "bearer"), warn)
-    missing = [
-        f"{env} (or {flag})"
-        for key, env, flag in (
-            ("base_url", ENV_BASE_URL, "--base-url"),
-            ("user_id", ENV_USER_ID, "--user-id"),
-        )
-        if not values[key] and (need_user or key != "user_id")
-    ]
-    if credential is None:
-        missing.append(
-            f"{ENV_TOKEN_FILE} or {ENV_TOKEN} (or --token-file), "
-            f"or {ENV_APP_ID} and {ENV_APP_SECRET} (app credentials)"
-        )
-    if missing:
-        raise UsageError(
-            "missing configuration: set " + ", ".join(missing) + " or use a profile (--profile)"
-        )
+    _require(values, credential, need_user)
     assert credential is not None
     attempts = _first(layers, "max_attempts") or DEFAULT_MAX_ATTEMPTS
     return Settings(
@@ -170,6 +154,23 @@ def settings_from(
         retry=RetryPolicy(max_attempts=cast(int, attempts)),
         allow_insecure_http=bool(_first(layers, "allow_insecure_http")),
     )
+
+
+def _require(values: Mapping[str, object], credential: Credential | None, need_user: bool) -> None:
+    """One ``UsageError`` naming every missing setting."""
+    needed = [("base_url", ENV_BASE_URL, "--base-url")]
+    if need_user:
+        needed.append(("user_id", ENV_USER_ID, "--user-id"))
+    missing = [f"{env} (or {flag})" for key, env, flag in needed if not values[key]]
+    if credential is None:
+        missing.append(
+            f"{ENV_TOKEN_FILE} or {ENV_TOKEN} (or --token-file), "
+            f"or {ENV_APP_ID} and {ENV_APP_SECRET} (app credentials)"
+        )
+    if missing:
+        raise UsageError(
+            "missing configuration: set " + ", ".join(missing) + " or use a profile (--profile)"
+        )
 
 
 def _layers(

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import enum
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from datetime import datetime
-from typing import TypeVar
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from ..models import BackupFile, BackupRecord, DeviceEntity, ModuleCode, ScopeInfo
 from ._config import settings_from
@@ -46,51 +47,40 @@ def _device_of(record: BackupRecord) -> str | None:
     return None if record.device_info is None else record.device_info.device_id
 
 
-DEVICES: View[DeviceEntity] = View(
+Column = tuple[str, str | Callable[[Any], object]]
+CREATED: Column = ("created", lambda item: _when(item.create_time))
+
+
+def _view(noun: str, id_field: str, *columns: Column) -> View[Any]:
+    """A model's view: columns by attribute name (or a function), its JSON, its ID field."""
+    getters = tuple((head, attrgetter(c) if isinstance(c, str) else c) for head, c in columns)
+    return View(noun, getters, model_json, attrgetter(id_field))
+
+
+DEVICES: View[DeviceEntity] = _view(
     "device",
-    (
-        ("device ID", lambda d: d.device_id),
-        ("machine code", lambda d: d.machine_code),
-        ("name", lambda d: d.device_name),
-        ("OS", lambda d: d.device_os),
-        ("created", lambda d: _when(d.create_time)),
-    ),
-    model_json,
-    lambda d: d.device_id,
+    "device_id",
+    ("device ID", "device_id"),
+    ("machine code", "machine_code"),
+    ("name", "device_name"),
+    ("OS", "device_os"),
+    CREATED,
 )
-SCOPES: View[ScopeInfo] = View(
+SCOPES: View[ScopeInfo] = _view(
     "scope",
-    (
-        ("scope ID", lambda s: s.scope_id),
-        ("module", lambda s: s.module_code),
-        ("local path", lambda s: s.local_path),
-        ("target folder", lambda s: s.target_folder_path),
-        ("created", lambda s: _when(s.create_time)),
-    ),
-    model_json,
-    lambda s: s.scope_id,
+    "scope_id",
+    ("scope ID", "scope_id"),
+    ("module", "module_code"),
+    ("local path", "local_path"),
+    ("target folder", "target_folder_path"),
+    CREATED,
 )
-RECORDS: View[BackupRecord] = View(
-    "record",
-    (
-        ("record ID", lambda r: r.record_id),
-        ("status", _status),
-        ("device ID", _device_of),
-        ("created", lambda r: _when(r.create_time)),
-    ),
-    model_json,
-    lambda r: r.record_id,
-)
-FILES: View[BackupFile] = View(
-    "file",
-    (
-        ("file ID", lambda f: f.file_id),
-        ("name", lambda f: f.file_name),
-        ("size", lambda f: f.size),
-        ("created", lambda f: _when(f.create_time)),
-    ),
-    model_json,
-    lambda f: f.file_id,
+RECORDS: View[BackupRecord] = _view(
+    "record", "record_id", ("record ID", "record_id"), ("status", _status),
+    ("device ID", _device_of), CREATED,
+)  # fmt: skip
+FILES: View[BackupFile] = _view(
+    "file", "file_id", ("file ID", "file_id"), ("name", "file_name"), ("size", "size"), CREATED
 )
 
 
