@@ -65,7 +65,13 @@ async def record_delete(args: argparse.Namespace, ctx: Context) -> int:
             "record delete needs --module M (a lock of that module is taken, renewed and "
             "released for the run) or --lock-id L (a lock you hold)"
         )
-    where = f"module {args.module}" if args.module else "under the given lock"
+    where = (
+        f"module {args.module}"
+        if args.module
+        else f"under lock {args.lock_id}"
+        if args.lock_id
+        else "any module"
+    )
     resume = "koodrive-backup record delete " + (
         f"--module {args.module}" if args.module else "--lock-id LOCK_ID"
     )

@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+from ..client import BackupClient
 from ..errors import ConflictError
 from ._config import settings_from
 from ._context import Context
@@ -57,7 +58,7 @@ async def lock_wait(args: argparse.Namespace, ctx: Context) -> int:
             display.close()
         waited = round(time.monotonic() - started, 1)
         if lock_id is None:
-            print_error(f"the lock of module {module} is still held after {waited:.0f} s")
+            print_error(f"the lock of module {module} is still held after {waited:.1f} s")
             return EXIT_PARTIAL
         if not args.keep:
             await client.release_lock(lock_id)
@@ -66,7 +67,7 @@ async def lock_wait(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def _take(
-    client: Any, args: argparse.Namespace, display: _WaitDisplay, started: float
+    client: BackupClient, args: argparse.Namespace, display: _WaitDisplay, started: float
 ) -> str | None:
     """Try to create the lock until it works (its ID) or ``--max-wait`` is over (``None``)."""
     while True:
