@@ -133,12 +133,15 @@ def _read_id_lines(path: str) -> list[str]:
 
 
 def _scope_id(value: str, where: str) -> str:
+    """One ID as typed or read from a line; a line like ``id1,id2,id3,`` is refused, not sent
+    (and answered "not found") as one ID. The message says what an ID looks like."""
     try:
         return check.scope_id(value, 0)
     except ValueError:
         shown = value if len(value) <= 40 else value[:40] + "..."
         raise UsageError(
-            f"{where}: not a scope ID: {shown!r} (no whitespace or control characters)"
+            f"{where}: not a scope ID: {shown!r} (a scope ID is {check.ID_SYNTAX}; "
+            "give one ID per line or argument)"
         ) from None
 
 
