@@ -5,13 +5,32 @@ Wire rules kept here and nowhere else:
 - names: ``record_id`` <-> ``recordId``; ``device_os`` <-> ``deviceOS`` (reference §1.4);
 - IDs and other strings: a JSON string as is, a JSON integer as its exact decimal string
   (``json.loads`` keeps big integers exact; a float is refused, never rounded);
+- lock IDs (``lockId``): refused when they hold whitespace or a non-printable character
+  (control, format, separator, lone surrogate). The SDK itself sends a lock ID back in a
+  header and names it in log lines, so such a one is a ``DecodeError`` at ``create_lock``, not
+  a ``ValueError`` (or a forged log line) later (API.md "Resilience options", hostile
+  answers). Other IDs are data handed to the caller: the SDK never logs them raw (messages
+  are escaped), the batch helpers only match answer IDs against the IDs sent, and an ID
+  passed back as an argument is validated before any request. Checking them all here would
+  cost every ``get_record`` ~700 instructions per ID for no further safety;
 - integers: a JSON integer, or a string of ASCII digits (type drift, reference §12.2); never a
   float or a bool;
-- timestamps: ISO-8601 (``2025-12-17T07:59:20.752Z``) -> aware ``datetime`` (naive -> UTC);
+- timestamps: ISO-8601 (``2025-12-17T07:59:20.752Z``) -> aware ``datetime`` (naive -> UTC),
+  or epoch milliseconds, which other KooDrive pages use: a JSON integer, an integral JSON
+  number (``1.734422360752E12``, exact: any date up to year 9999 is below 2**53 ms) or a
+  string of ASCII digits (optional ``-``) -> the same aware UTC ``datetime``. A digit string
+  is always epoch milliseconds, never ISO basic format. A fraction of a millisecond is
+  refused, not rounded (no KooDrive page writes one), and a bool is never a timestamp;
 - enums: a known value -> the enum member, an unknown one -> the plain value;
 - unknown fields are ignored (lenient client; the fake server is the strict side);
-- lists must be JSON arrays (a string is never split into characters);
+- lists must be JSON arrays (a string is never split into characters); ``null`` where a list
+  belongs is the empty list, for every list field (reference §6.3: a batch answer with
+  ``"failedScopeList": null`` failed nothing);
 - ``failedScopeList`` may be a list or a single object (reference §6.3).
+
+Whatever goes wrong while decoding (a wrong type, a date out of range, an exception nobody
+foresaw) leaves ``structure`` as a ``ShapeError``, which the endpoints turn into a
+``DecodeError``: server data never raises anything else.
 
 Decoding runs a fast converter (``detailed_validation=False``); only when it fails is the
 input decoded again with a detailed one, to name the failing wire field in the message.
@@ -21,15 +40,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import UnionType
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import attrs
 from cattrs import Converter
-from cattrs.errors import BaseValidationError, ClassValidationError, IterableValidationError
+from cattrs.errors import ClassValidationError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from .errors import one_line
 from .models import ModuleCode, RecordStatus, ScopeFailure
 
 __all__ = ["ShapeError", "structure", "unstructure", "wire_name"]
@@ -41,7 +61,13 @@ _DIGITS = re.compile(r"-?[0-9]+\Z")
 
 
 class ShapeError(ValueError):
-    """The data does not have the documented shape; the message names the wire field."""
+    """The data does not have the documented shape; the message names the wire field.
+
+    Its text is one printable line, like a ``KooDriveError``'s: it may quote server data.
+    """
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 def wire_name(python_name: str) -> str:
@@ -86,13 +112,56 @@ def _structure_int(value: object, _: object) -> int:
 
 
 def parse_timestamp(value: object, _: object = None) -> datetime:
-    if type(value) is not str:
-        raise ShapeError(f"expected a timestamp string, got {type(value).__name__}")
+    """ISO-8601 text or epoch milliseconds (a number or a digit string) -> aware UTC datetime."""
+    if type(value) is str:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return _from_epoch_text(value)
+        # fromisoformat also takes some digit strings ("20251217", "2025121711": basic format,
+        # at most 15 characters), which are epoch ms here. A date with a time is longer: the
+        # usual timestamp pays one len(), not an isdigit() (~300 instructions, x3 a record).
+        if len(value) < 16 and value.isdigit():
+            return _from_epoch_text(value)
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if type(value) is int:
+        return _from_epoch_ms(value)
+    if type(value) is float and value.is_integer():  # 1.765958360752E12: exact, see above
+        return _from_epoch_ms(int(value))
+    raise ShapeError(f"expected a timestamp (ISO-8601 or epoch ms), got {_number_or_type(value)}")
+
+
+def _from_epoch_text(text: str) -> datetime:
+    if _DIGITS.match(text):  # ASCII digits, optional "-"
+        return _from_epoch_ms(text)
+    raise ShapeError(f"not an ISO-8601 timestamp nor epoch milliseconds: {text[:40]!r}")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _from_epoch_ms(value: int | str) -> datetime:
+    """Exact integer arithmetic: no float rounding of the milliseconds."""
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ShapeError(f"not an ISO-8601 timestamp: {value[:40]!r}") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        return _EPOCH + timedelta(milliseconds=int(value))
+    except (OverflowError, ValueError):  # beyond year 1..9999, or a 4,300+ digit string
+        raise ShapeError("epoch milliseconds out of range") from None
+
+
+def _number_or_type(value: object) -> str:
+    return "a non-integral number" if type(value) is float else type(value).__name__
+
+
+def _structure_id(value: object, _: object) -> str:
+    text = value if type(value) is str else _structure_str(value, None)
+    if text.isprintable() and " " not in text:
+        return text
+    raise ShapeError(f"an ID must not hold whitespace or control characters: {text[:40]!r}")
+
+
+def _id_hook(name: str, tp: object) -> Callable[[Any, Any], Any] | None:
+    """The checked hook of a lock ID field (see the module docstring), else ``None``."""
+    return _structure_id if name == "lock_id" and tp is str else None
 
 
 # Enum members by value: a dict lookup costs ~50 ns, calling the Enum class ~1 µs.
@@ -127,12 +196,14 @@ def _tuple_hook(converter: Converter) -> Callable[[Any], Callable[[object, Any],
         single_object_ok = item_type is ScopeFailure  # failedScopeList: one object (§6.3)
 
         def structure_tuple(value: object, _: Any) -> tuple[Any, ...]:
+            if value is None:  # null where a list belongs: empty (API.md, hostile answers)
+                return ()
             if single_object_ok and isinstance(value, Mapping):
                 value = [value]
             if type(value) is not list:  # a JSON string is iterable too: never split it
                 raise ShapeError(f"expected a list, got {type(value).__name__}")
-            if item_type is str and all(type(item) is str for item in value):
-                return tuple(value)  # lists of IDs: the common case, no call per item
+            if item_type is str and list(map(type, value)).count(str) == len(value):
+                return tuple(value)  # lists of IDs: the common case, checked at C speed
             return _each(hook, item_type, value)
 
         return structure_tuple
@@ -186,7 +257,14 @@ def _unstructure_datetime(value: datetime) -> str:
 
 def _attrs_hooks(converter: Converter) -> None:
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        overrides = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(cls)}
+        hints = get_type_hints(get_origin(cls) or cls)
+        overrides = {
+            a.name: override(
+                rename=wire_name(a.name),
+                struct_hook=_id_hook(a.name, hints.get(a.name)),
+            )
+            for a in attrs.fields(cls)
+        }
         return make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
@@ -235,7 +313,7 @@ def structure(data: object, cls: type[T]) -> T:
         pass  # decoded again below, slowly, to name the wire field in the message
     try:
         return _detailed.structure(data, cls)
-    except (BaseValidationError, ShapeError, ValueError, TypeError, KeyError) as exc:
+    except Exception as exc:  # server data: whatever it breaks is a shape problem (docstring)
         raise ShapeError(_explain(exc, cls.__name__)) from None
 
 

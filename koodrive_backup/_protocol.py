@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 from urllib.parse import urlsplit
 
 from ._codec import wire_name
@@ -24,12 +24,14 @@ from .errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    BodyCode,
     ConflictError,
     DecodeError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    shown,
 )
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "Request",
     "error_for",
     "host_header",
+    "is_success_code",
     "json_body",
     "loads",
     "normalise_code",
@@ -241,35 +244,58 @@ def read_payload(response: RawResponse, req: Request) -> Payload:
         return {}
     try:
         payload = loads(body)
-    except ValueError:  # includes UnicodeDecodeError
+    except ValueError as exc:  # includes UnicodeDecodeError and nesting too deep
         raise DecodeError(
-            f"{req.method} {req.path}: body is not JSON", status=status, body=body
+            f"{req.method} {req.path}: body is not JSON ({exc})", status=status, body=body
         ) from None
     if type(payload) is not dict:
         raise DecodeError(
             f"{req.method} {req.path}: body is not a JSON object", status=status, body=body
         )
     code = payload.get("code")
-    if code is not None and code != 0 and normalise_code(code) != 0:
+    if (code != 0 or type(code) is not int) and not is_success_code(code):  # int 0: one test
         raise error_for(status, payload, req, response.headers)
     return payload
 
 
+def is_success_code(code: object) -> bool:
+    """Whether a 2xx body's ``code`` means success (API.md "Errors": "present and not 0").
+
+    Success is a ``code`` that is absent or ``null`` (no code given), the JSON integer 0, or a
+    string whose ``.code`` would be the integer 0 (ASCII digits, optional leading ``-``: "0",
+    "-0", "00"), so an ``APIError`` never carries ``code == 0``. Everything else is an error,
+    however zero-like: ``false``, ``0.0``, ``"0.0"``, ``" 0"``, ``[]``, ``{}``, ``true``.
+    """
+    if code is None:
+        return True
+    if type(code) is str:
+        value = normalise_code(code)
+        return type(value) is int and value == 0
+    return type(code) is int and code == 0
+
+
 def loads(body: bytes) -> Any:
-    """Parse JSON keeping every integer exact.
+    """Parse JSON keeping every integer exact; every failure is a ``ValueError``.
 
     With the optional ``orjson`` installed (``pip install 'koodrive-backup[speedups]'``)
     answers parse cheaper. orjson turns integers beyond 64 bits into floats,
     so a body holding a run of 20 digits (or of 19 after a minus, even inside a string: the
     check is conservative) goes to the standard library parser, which is exact for any size;
     so does any body orjson refuses (the standard library is more lenient, e.g. ``NaN``).
+
+    Nesting deeper than the parsers allow (orjson: 1024 levels; the standard library: about
+    the interpreter's recursion limit) is a ``ValueError`` too, never a ``RecursionError``:
+    a 2 KB body of 1,100 nested arrays must not crash the caller.
     """
     if _orjson is not None and _LONG_RUN not in body.translate(_DIGIT_MAP):
         try:
             return _orjson.loads(body)
         except ValueError:
             pass
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _json_or_none(body: bytes) -> Payload | None:
@@ -280,18 +306,22 @@ def _json_or_none(body: bytes) -> Payload | None:
     return payload if type(payload) is dict else None
 
 
-def normalise_code(code: object) -> int | str | None:
-    """An int, or a string of ASCII digits (optional leading ``-``) -> ``int``; else as given."""
-    if code is None:
-        return None
-    if type(code) is int:
+def normalise_code(code: Any) -> BodyCode:
+    """An int, or a string of ASCII digits (optional leading ``-``) -> ``int``; else as given.
+
+    "As given" is the JSON value itself (``False`` stays ``False``, ``0.0`` stays ``0.0``);
+    a digit string too long for ``int()`` (over 4,300 digits) is kept as the string.
+    """
+    if code is None or type(code) is int:
         return code
     if type(code) is str:
         digits = code[1:] if code.startswith("-") else code
         if digits.isascii() and digits.isdigit():
-            return int(code)
-        return code
-    return str(code)
+            try:
+                return int(code)
+            except ValueError:  # beyond sys.get_int_max_str_digits()
+                return code
+    return cast(BodyCode, code)  # a JSON value: str, float, bool, list or dict
 
 
 _STATUS_ERRORS: dict[int, type[APIError]] = {
@@ -321,7 +351,7 @@ def error_for(
     return cls(
         status,
         normalise_code(code),
-        None if msg is None else str(msg),
+        None if msg is None else shown(msg),  # bounded: a nested msg cannot recurse
         method=req.method,
         path=req.path,
         retry_after=parse_retry_after(headers.get("Retry-After")),

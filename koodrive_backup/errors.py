@@ -1,4 +1,4 @@
-"""The exception tree of koodrive_backup (a leaf module: it imports nothing from the package).
+r"""The exception tree of koodrive_backup (a leaf module: it imports nothing from the package).
 
 ::
 
@@ -18,9 +18,18 @@
 
 Messages never contain credentials: exceptions are built from the method, the path (IDs are
 not secrets), the status and what the server said, never from request headers.
+
+Messages are always one printable line: ``str()`` of any of these exceptions escapes control,
+format and separator characters (``\n`` -> ``\\n``, ``\x1b`` -> ``\\x1b``), so text a server
+chose (a ``msg`` with a newline, an ID with an escape sequence) cannot forge log lines when an
+exception is logged with ``%s`` or shown in a traceback. The attributes (``msg``, ``body``,
+...) keep the text as received.
 """
 
 from __future__ import annotations
+
+import reprlib
+from typing import Any
 
 __all__ = [
     "APIConnectionError",
@@ -40,9 +49,51 @@ __all__ = [
 
 _BODY_EXCERPT = 200
 
+#: What a body's ``code`` may be: a JSON value, kept as given unless numeric (see ``APIError``).
+BodyCode = int | str | float | bool | list[Any] | dict[str, Any] | None
+
+# A bounded rendering for JSON containers a server put where text belongs: never deeper than
+# 4 levels nor longer than ~200 characters, so a 1,000-level nested ``msg`` costs nothing and
+# cannot raise RecursionError while a message is built (str() of it would).
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 4
+_SHORT.maxstring = _SHORT.maxother = _BODY_EXCERPT
+_SHORT.maxlist = _SHORT.maxdict = 10
+_SHORT.maxlong = _BODY_EXCERPT
+
+
+def one_line(text: str) -> str:
+    r"""``text`` with every non-printable character escaped (``\n`` -> ``\\n``): one log line.
+
+    Non-printable is ``str.isprintable()``'s notion: control (Cc), format (Cf), line and
+    paragraph separators, lone surrogates, ... Printable non-ASCII text stays readable.
+    """
+    if text.isprintable():  # the usual case: one C-speed scan, no copy
+        return text
+    return "".join(ch if ch.isprintable() else _escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    return ch.encode("unicode_escape").decode("ascii")
+
+
+def shown(value: object) -> str:
+    """Server-sent JSON as message text: strings and ints as they are, anything else bounded
+    (a JSON int has at most 4,300 digits: ``json.loads`` refuses longer ones)."""
+    if isinstance(value, str):
+        return value
+    return str(value) if type(value) is int else _SHORT.repr(value)
+
 
 class KooDriveError(Exception):
-    """Base class of every error this SDK raises on purpose (not ValueError/TypeError)."""
+    """Base class of every error this SDK raises on purpose (not ValueError/TypeError).
+
+    ``str()`` is always one printable line (see the module docstring), whoever built the
+    message, so every subclass and every message built elsewhere is covered.
+    """
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class APIConnectionError(KooDriveError):
@@ -65,7 +116,8 @@ class APIError(KooDriveError):
     """The server answered with an error (HTTP status >= 300, or a 2xx whose body code != 0).
 
     Attributes: ``status`` (HTTP status), ``code`` (the body's ``code``: an ``int`` when it is
-    numeric, else as given, ``None`` when absent), ``msg`` (the body's message or ``None``),
+    an int or a string of ASCII digits with an optional leading ``-``, else the JSON value as
+    given, ``None`` when absent or ``null``), ``msg`` (the body's message or ``None``),
     ``method`` and ``path`` of the request, and ``retry_after`` (the answer's ``Retry-After`` in
     seconds, ``None`` when absent or unparseable).
     """
@@ -73,7 +125,7 @@ class APIError(KooDriveError):
     def __init__(
         self,
         status: int,
-        code: int | str | None = None,
+        code: BodyCode = None,
         msg: str | None = None,
         *,
         method: str = "",
@@ -92,7 +144,7 @@ class APIError(KooDriveError):
         where = f"{self.method} {self.path}: " if self.method else ""
         text = f"{where}HTTP {self.status}"
         if self.code is not None:
-            text += f", code {self.code}"
+            text += f", code {shown(self.code)[:_BODY_EXCERPT]}"
         if self.msg:
             text += f": {self.msg[:_BODY_EXCERPT]}"
         return text

@@ -1,42 +1,24 @@
-"""The README's "delete everything of a device" cleanup, run as written against the fake.
+"""The "delete everything of a device" cleanup of docs/api.md, run as written against the fake.
 
-The coroutine is read from README.md and executed as printed there; the tests below run it
-with injected faults and check the fake's state.
+The coroutine is read from docs/api.md (its imports and definitions, executed as printed
+there); the tests below run it with injected faults and check the fake's state.
 """
 
 from __future__ import annotations
 
 import functools
-import re
-from pathlib import Path
-from typing import Any
 
 import pytest
+from doc_blocks import ROOT, block_with, definitions
 
 from koodrive_backup import BackupClient, LockLostError
 from koodrive_backup.testing import FakeKooDrive, Fault
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def readme_code(marker: str) -> dict[str, Any]:
-    """Execute the README's python block that contains ``marker``; return its namespace."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
-    (code,) = [block for block in blocks if marker in block]
-    namespace: dict[str, Any] = {}
-    exec(compile(code, str(README), "exec"), namespace)
-    return namespace
-
-
-# The coroutine exactly as the README prints it (section "Example: delete everything of a
-# device"): if the README changes, these tests run the new text.
-delete_everything_of_device = readme_code("async def delete_everything_of_device")[
-    "delete_everything_of_device"
-]
-
-
-async def test_readme_fake_server_example_runs() -> None:
-    await readme_code("async def test_my_cleanup")["test_my_cleanup"]()
+# The coroutine exactly as docs/api.md prints it (section "Example: delete everything of a
+# device"): if the docs change, these tests run the new text.
+delete_everything_of_device = definitions(
+    block_with(ROOT / "docs" / "api.md", "async def delete_everything_of_device")
+)["delete_everything_of_device"]
 
 
 def seed(fake: FakeKooDrive) -> tuple[str, list[str], list[str]]:

@@ -263,11 +263,13 @@ async def test_delete_records_refusals_are_per_record_failures(
 ) -> None:
     device_id = fake.add_device()
     album = fake.add_record(device_id)
-    contacts = fake.add_record(device_id, module_code="102")
-    result = await client.delete_records([contacts, album], lock_id=fake.add_lock("101"))
+    refused = fake.add_record(device_id)
+    conflict = Fault.status(409, code=15000413)  # a refusal of that one record
+    fake.inject(conflict, route="deleteBackupRecord", when=lambda r: refused in r.path)
+    result = await client.delete_records([refused, album], lock_id=fake.add_lock("101"))
     assert result.deleted == (album,)
     (failure,) = result.failed
-    assert failure == RecordFailure(contacts, "15000413", failure.msg, 409)
+    assert failure == RecordFailure(refused, "15000413", failure.msg, 409)
     assert result.unprocessed == () and result.errors == ()
 
 

@@ -1,4 +1,5 @@
-"""docs/cli.md: its transcripts are replayed against the fake server, its python blocks run.
+"""docs/cli.md: its transcripts are replayed against the fake server (its python block runs
+under pytest-asyncio strict mode in tests/test_docs.py, as every block of the docs does).
 
 Every ```console block of docs/cli.md, in order, is one session in one temporary folder:
 
@@ -21,11 +22,9 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import attrs
-import pytest
 from cli_support import RUN_TIMEOUT, command, env_for
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
@@ -172,29 +171,3 @@ def test_placeholders_match_what_they_document() -> None:
     assert not matches(("at <TIME>",), ["at yesterday"])
     assert matches(("a", "...", "z"), ["a", "b", "c", "z"]) and matches(("a", "..."), ["a"])
     assert not matches(("a",), ["a", "b"])
-
-
-PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)
-
-
-@pytest.mark.parametrize(
-    "code", PYTHON_BLOCKS, ids=[f"block{n}" for n in range(len(PYTHON_BLOCKS))]
-)
-async def test_python_blocks_pass_under_pytest_asyncio_strict_mode(
-    code: str, tmp_path: Path
-) -> None:
-    """Each python block of docs/cli.md is a test file: it passes as printed in a project
-    whose pytest-asyncio runs in strict mode (its default)."""
-    path = tmp_path / "test_from_docs.py"
-    path.write_text(code)
-    bin_dir = os.path.dirname(command()[0])
-    env = env_for(None, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
-        "-o", "asyncio_mode=strict", "-o", "asyncio_default_fixture_loop_scope=function",
-        str(path),
-        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT)
-    assert proc.returncode == 0, out.decode()
-    assert re.search(r"\b[1-9]\d* passed", out.decode())

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import get_args, get_origin, get_type_hints
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from koodrive_backup import (
+    BackupFile,
     BackupRecord,
+    ConfigInfo,
+    CreatedFile,
     DecodeError,
     DeleteScopesResult,
     DeviceEntity,
+    LockInfo,
     ModuleCode,
+    Page,
     RecordStatus,
     ScopeFailure,
+    ScopeInfo,
 )
 from koodrive_backup import _endpoints as ep
 from koodrive_backup._codec import ShapeError, structure, unstructure, wire_name
-from koodrive_backup._endpoints import ScopeDeleteAnswer
+from koodrive_backup._endpoints import ScopeAddAnswer, ScopeDeleteAnswer
 
 # Seed page 004 (getBackupRecord), response example, verbatim.
 SEED_004 = """{
@@ -109,7 +117,7 @@ def test_missing_lists_decode_as_empty() -> None:
         ({"recordId": "1", "version": 1.5}, "version"),
         ({"recordId": "1", "createTime": "yesterday"}, "createTime"),
         (
-            {"recordId": "1", "deviceInfo": {"deviceId": "2", "createTime": 5}},
+            {"recordId": "1", "deviceInfo": {"deviceId": "2", "createTime": 5.5}},
             "deviceInfo.createTime",
         ),
         ({"recordId": "1", "deviceInfo": []}, "deviceInfo"),
@@ -215,3 +223,141 @@ def test_unstructure_uses_wire_names_and_utc() -> None:
     when = datetime(2025, 1, 1, 8, 0, tzinfo=timezone(timedelta(hours=8)))
     wire = unstructure(DeviceEntity("1", device_os="x", create_time=when))
     assert wire == {"deviceId": "1", "deviceOS": "x", "createTime": "2025-01-01T00:00:00.000Z"}
+
+
+# --- null lists (issue 11 item 4): a codec rule, the same for every list field ---------------
+
+LIST_ANSWERS = [ScopeDeleteAnswer, ScopeAddAnswer, Page[ScopeInfo], Page[BackupRecord]]
+
+
+def _list_fields(cls: type) -> list[str]:
+    origin = get_origin(cls) or cls
+    hints = get_type_hints(origin)
+    return [a.name for a in attrs.fields(origin) if get_origin(hints[a.name]) is tuple]
+
+
+@pytest.mark.parametrize("cls", LIST_ANSWERS, ids=lambda c: getattr(c, "__name__", str(c)))
+def test_null_where_a_list_belongs_is_empty_for_every_list_field(cls: type) -> None:
+    fields = _list_fields(cls)
+    assert fields  # the table holds the classes with list fields
+    decoded = structure({wire_name(name): None for name in fields}, cls)
+    assert all(getattr(decoded, name) == () for name in fields)
+
+
+def test_null_scope_lists_of_a_batch_answer() -> None:
+    answer = ep.DELETE_SCOPES.answer({"code": 0, "scopeIdList": None, "failedScopeList": None}, DEL)
+    assert answer == ScopeDeleteAnswer((), ())
+
+
+# --- timestamps as epoch milliseconds (issue 11 item 12d) -------------------------------------
+
+SEED_TIME = datetime(2025, 12, 17, 7, 59, 20, 752000, tzinfo=UTC)  # seed page 004
+SEED_MS = 1765958360752
+
+
+def _timestamp_fields() -> list[tuple[type, str]]:
+    """Every datetime field of every model that is decoded from the wire."""
+    found = []
+    for cls in (DeviceEntity, BackupRecord, BackupFile, ScopeInfo, CreatedFile):
+        hints = get_type_hints(cls)
+        found += [(cls, a.name) for a in attrs.fields(cls) if datetime in get_args(hints[a.name])]
+    return found
+
+
+def _with_required(cls: type, **wire: object) -> dict[str, object]:
+    required = {wire_name(a.name): "1" for a in attrs.fields(cls) if a.default is attrs.NOTHING}
+    return {**required, **wire}
+
+
+@pytest.mark.parametrize(("cls", "name"), _timestamp_fields())
+@pytest.mark.parametrize(
+    "value", [SEED_MS, str(SEED_MS), float(SEED_MS), "2025-12-17T07:59:20.752Z"]
+)
+def test_epoch_milliseconds_decode_like_iso(cls: type, name: str, value: object) -> None:
+    decoded = getattr(structure(_with_required(cls, **{wire_name(name): value}), cls), name)
+    assert decoded == SEED_TIME and decoded.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, datetime(1970, 1, 1, tzinfo=UTC)),
+        (-1, datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)),
+        ("-1000", datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        (253402300799999, datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)),
+        (1.0e12, datetime(2001, 9, 9, 1, 46, 40, tzinfo=UTC)),
+        # Digit strings that datetime.fromisoformat also reads (ISO basic format, 1704-10-12
+        # 23:45 and 2025-12-17): a digit string is epoch milliseconds, always.
+        ("1704101212345", datetime(2024, 1, 1, 9, 26, 52, 345000, tzinfo=UTC)),
+        ("20251217", datetime(1970, 1, 1, 5, 37, 31, 217000, tzinfo=UTC)),
+    ],
+)
+def test_epoch_millisecond_edges(value: object, expected: datetime) -> None:
+    assert structure({"deviceId": "1", "createTime": value}, DeviceEntity).create_time == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [True, False, 1.5, float("nan"), float("inf"), 253402300800000, 10**30, "9" * 5000, "1e12",
+     "12:30", [SEED_MS], {"ms": SEED_MS}],
+)  # fmt: skip
+def test_what_is_not_a_timestamp(value: object) -> None:
+    with pytest.raises(ShapeError, match=r"DeviceEntity\.createTime"):
+        structure({"deviceId": "1", "createTime": value}, DeviceEntity)
+
+
+# --- lock IDs: no whitespace or control characters (API.md, hostile answers) ------------------
+
+BAD_IDS = ["a\nb", "a\rb", "a b", "\x1b[2J", "a\u2028", "a\u200bb", "\udc80", "L@101\r\nX-Evil: 1"]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_a_lock_id_with_whitespace_or_control_characters_is_refused(bad: str) -> None:
+    """The SDK sends a lock ID back in a header and names it in log lines."""
+    with pytest.raises(ShapeError, match=r"LockInfo\.lockId") as info:
+        structure({"lockId": bad}, LockInfo)
+    assert str(info.value).isprintable()
+    good = "78e41c7e-db02-4d55-85b3-8153e4fefd2e@102"  # seed page 004's lock
+    assert structure({"lockId": good}, LockInfo) == LockInfo(good)
+
+
+@pytest.mark.parametrize(
+    ("cls", "wire"),
+    [(BackupRecord, "recordId"), (DeviceEntity, "deviceId"), (BackupFile, "fileId"),
+     (ScopeInfo, "scopeId"), (ConfigInfo, "deviceId")],
+)  # fmt: skip
+def test_other_ids_are_data_for_the_caller(cls: type, wire: str) -> None:
+    """Validated when passed back as an argument; never logged raw (see _codec)."""
+    decoded = structure(_with_required(cls, **{wire: "a\nb"}), cls)
+    assert getattr(decoded, attrs.fields(cls)[0].name) == "a\nb"
+
+
+def test_the_ids_of_a_batch_answer_are_left_to_the_batch_helpers() -> None:
+    """They are only matched against the IDs sent; any other is ignored (and logged)."""
+    answer = structure(
+        {"scopeIdList": ["1", 2, "3\t"], "failedScopeList": {"scopeId": "4\n", "errorCode": "1"}},
+        ScopeDeleteAnswer,
+    )
+    assert answer.scope_id_list == ("1", "2", "3\t")
+    assert answer.failed_scope_list == (ScopeFailure("4\n", "1"),)
+
+
+# --- deep nesting inside the codec (issue 11 item 1) ------------------------------------------
+
+
+def _deep(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("field", ["recordId", "properties", "createTime", "deviceInfo", "status"])
+def test_deep_structures_in_known_fields_are_shape_errors(field: str) -> None:
+    with pytest.raises(ShapeError, match=rf"BackupRecord\.{field}"):
+        structure({"recordId": "1", field: _deep(5000)}, BackupRecord)
+
+
+def test_deep_structures_in_unknown_fields_are_ignored() -> None:
+    record = structure({"recordId": "1", "extra": _deep(5000)}, BackupRecord)
+    assert record == BackupRecord("1")

@@ -155,17 +155,35 @@ async def test_lock_required(
     assert_error(unknown, 409, LOCK_NOT_FOUND)
 
 
-async def test_lock_module_must_match_record(koodrive_fake: FakeKooDrive) -> None:
+async def test_lock_module_must_match_on_record_writes(koodrive_fake: FakeKooDrive) -> None:
     device_id = koodrive_fake.add_device()
     record_id = koodrive_fake.add_record(device_id, module_code="101")
     async with connect(koodrive_fake) as api:
         lock_id = await api.lock("102")
-        delete = await api.call("DELETE", f"/record/{record_id}", lock=lock_id)
         create = await api.call(
             "POST", "/record", body={"moduleCode": "101", "deviceId": device_id}, lock=lock_id
         )
-    assert_error(delete, 409, LOCK_MODULE_MISMATCH)
+        complete = await api.call("PATCH", f"/record/{record_id}", body={}, lock=lock_id)
+        create_file = await api.call(
+            "POST", f"/record/{record_id}/file", body={"fileName": "a.jpg"}, lock=lock_id
+        )
     assert_error(create, 409, LOCK_MODULE_MISMATCH)
+    assert_error(complete, 409, LOCK_MODULE_MISMATCH)
+    assert_error(create_file, 409, LOCK_MODULE_MISMATCH)
+
+
+async def test_seed_000_deletes_a_module_101_record_with_a_module_102_lock(
+    koodrive_fake: FakeKooDrive,
+) -> None:
+    """Seed page 000's example, as printed: record 1842862763295184641 (module 101 on seed
+    page 004), lock "...@102", answer 200 {"code": 0, "msg": "success"}."""
+    device_id = koodrive_fake.add_device()
+    record_id = koodrive_fake.add_record(device_id, module_code="101", files=2)
+    async with connect(koodrive_fake) as api:
+        lock_id = await api.lock("102")
+        deleted = await api.call("DELETE", f"/record/{record_id}", lock=lock_id)
+    assert (deleted.status, deleted.body) == (200, {"code": 0, "msg": "success"})
+    assert not koodrive_fake.has_record(record_id)
 
 
 async def test_optional_lock_on_reads(koodrive_fake: FakeKooDrive) -> None:

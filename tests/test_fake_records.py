@@ -79,6 +79,25 @@ async def test_create_record_strict(koodrive_fake: FakeKooDrive, body: dict[str,
     assert_error(reply, 400, PARAM_INVALID)
 
 
+async def test_deeply_nested_json_from_a_client_is_a_400_not_a_crash(
+    koodrive_fake: FakeKooDrive,
+) -> None:
+    """The fake is a server too: 1,100 nested arrays in a body or in ``properties`` (JSON
+    text it parses) are bad parameters, not an internal error; ``FakeRequest.json`` (which
+    ``when=`` predicates read) is ``None`` for such a body."""
+    device_id = koodrive_fake.add_device()
+    nest = "[" * 1100 + "]" * 1100
+    async with connect(koodrive_fake) as api:
+        lock_id = await api.lock()
+        body = {"moduleCode": "101", "deviceId": device_id, "properties": nest}
+        in_properties = await api.call("POST", "/record", body=body, lock=lock_id)
+        raw = f'{{"moduleCode": "101", "deviceId": "{device_id}", "x": {nest}}}'.encode()
+        in_body = await api.call("POST", "/record", raw=raw, lock=lock_id)
+    assert_error(in_properties, 400, PARAM_INVALID)
+    assert_error(in_body, 400, PARAM_INVALID)
+    assert koodrive_fake.requests[-1].json is None
+
+
 async def test_create_record_unknown_device_404(koodrive_fake: FakeKooDrive) -> None:
     async with connect(koodrive_fake) as api:
         lock_id = await api.lock()

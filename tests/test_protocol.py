@@ -94,6 +94,33 @@ def test_2xx_success_bodies(body: dict[str, object]) -> None:
     assert read_payload(answer(200, body), GET) == body
 
 
+# Issue 11 item 11: only a code whose ``.code`` would be the int 0 is a success; ``null`` is
+# "no code given". Everything else raises, however zero-like, and keeps the code as given.
+SUCCESS_CODES = [0, "0", "-0", "00", None]
+ERROR_CODES = [
+    False, True, 0.0, -0.0, 1e-300, "0.0", "", " 0", "0 ", "+0", "0x0", "\uff10", "\u0660",
+    "false", "null", [], [0], {}, {"code": 0}, 1, -1, "1", 2**70,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("code", SUCCESS_CODES)
+def test_2xx_codes_that_mean_success(code: object) -> None:
+    body = {"code": code, "data": {}}
+    assert read_payload(answer(200, body), GET) == body
+
+
+@pytest.mark.parametrize("code", ERROR_CODES)
+@pytest.mark.parametrize("status", [200, 201, 204])
+def test_2xx_codes_that_are_not_zero_raise_with_the_code_as_given(
+    code: object, status: int
+) -> None:
+    with pytest.raises(APIError) as info:
+        read_payload(answer(status, {"code": code, "msg": "odd"}), GET)
+    assert type(info.value) is APIError and info.value.status == status
+    expected = 1 if code == "1" else code  # the one numeric string of the table -> int
+    assert info.value.code == expected and type(info.value.code) is type(expected)
+
+
 def test_empty_2xx_body_success_only_for_operations_without_data() -> None:
     assert read_payload(answer(200, b""), DELETE) == {}
     with pytest.raises(DecodeError) as info:
@@ -124,13 +151,46 @@ def test_decode_error_truncates_the_body() -> None:
         ("15000418", 15000418),
         ("-1", -1),
         ("APIGW.0301", "APIGW.0301"),
+        ("-0", 0),
+        ("1" * 5000, "1" * 5000),  # too long for int(): kept as given, no ValueError
+        (False, False),  # as given: a bool is not a number here, nor a string
+        (0.0, 0.0),
+        ([1], [1]),
         ("\uff11\uff12", "\uff11\uff12"),  # full-width digits are not ASCII digits: kept as given
         ("", ""),
         (None, None),
     ],
 )
 def test_normalise_code(code: object, expected: object) -> None:
-    assert normalise_code(code) == expected
+    assert normalise_code(code) == expected and type(normalise_code(code)) is type(expected)
+
+
+# --- deep nesting (issue 11 item 1): every parse is a ValueError, never RecursionError -------
+
+DEEP_BODIES = [
+    b"[" * 1100 + b"]" * 1100,
+    b'{"code":0,"data":{"recordId":"1","x":' + b"[" * 1100 + b"]" * 1100 + b"}}",
+    b'{"a":' * 1100 + b"1" + b"}" * 1100,
+    b"[" * 100_000,  # unterminated as well
+]
+
+
+@pytest.mark.parametrize("body", DEEP_BODIES)
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_deep_nesting_is_a_value_error_for_both_parsers(
+    body: bytes, accelerated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from koodrive_backup import _protocol
+
+    if not accelerated:
+        monkeypatch.setattr(_protocol, "_orjson", None)
+    with pytest.raises(ValueError):
+        _protocol.loads(body)
+    with pytest.raises(DecodeError):
+        read_payload(answer(200, body), GET)
+    with pytest.raises(ServerError) as info:
+        read_payload(answer(503, body), GET)
+    assert (info.value.code, info.value.msg) == (None, None)
 
 
 NOW = 1_700_000_000.0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from koodrive_backup import ModuleCode
 from koodrive_backup import _validate as check
@@ -50,7 +52,12 @@ def test_header_values_refused(value: str) -> None:
         (2**63 - 1, "9223372036854775807"),
         (10**30, "1" + "0" * 30),
         (-5, "-5"),
+        (10**127, "1" + "0" * 127),  # 128 characters: the longest int ID
         ("1760265745989677312", "1760265745989677312"),
+        ("1760265745989677300VW5TYWZlSW50ZWdlcg==", "1760265745989677300VW5TYWZlSW50ZWdlcg=="),
+        ("A-z_0.9@x=y+z:w", "A-z_0.9@x=y+z:w"),  # every punctuation mark of the syntax
+        (".", "."),  # the dot rule guards URL paths; scope IDs travel in a JSON body
+        ("x" * 128, "x" * 128),
     ],
 )
 def test_scope_ids_accepted(value: object, expected: str) -> None:
@@ -75,6 +82,19 @@ def test_scope_ids_accepted(value: object, expected: str) -> None:
         ("a\u200bb", ValueError),  # zero-width space: category Cf
         ("a\u2028b", ValueError),  # line separator
         ("a\x85b", ValueError),  # NEL: Cc
+        ("id1,id2,id3,", ValueError),  # a CSV line is not one ID (issue 11 item 5)
+        ('"123"', ValueError),
+        ("'123'", ValueError),
+        ("a/b", ValueError),
+        ("a;b", ValueError),
+        ("\u00e9", ValueError),  # non-ASCII
+        ("\u0661\u0662", ValueError),  # Arabic-Indic digits: digits, but not ASCII
+        ("a\ud800b", ValueError),  # a lone surrogate: cannot even be encoded as UTF-8
+        ("\udc80", ValueError),
+        ("x" * 129, ValueError),
+        (10**128, ValueError),  # 129 digits
+        (-(10**127), ValueError),  # a minus and 128 digits
+        pytest.param(10**5000, ValueError, id="5001-digits"),  # beyond what str() converts
     ],
 )
 def test_scope_ids_refused_naming_the_position(value: object, error: type[Exception]) -> None:
@@ -164,14 +184,60 @@ def test_positive_int() -> None:
 def test_scope_ids_fast_path_and_fallback_agree() -> None:
     plain = [str(n) for n in range(1000)]
     assert check.scope_ids(iter(plain)) == plain  # a generator is fine
-    mixed = ["1842846715527366528", 7, "ab-c", "\u0661\u0662"]  # int, punctuation, Arabic digits
-    assert check.scope_ids(mixed) == ["1842846715527366528", "7", "ab-c", "\u0661\u0662"]
+    mixed = ["1842846715527366528", 7, "ab-c", "a=b"]  # an int, punctuation of the syntax
+    assert check.scope_ids(mixed) == ["1842846715527366528", "7", "ab-c", "a=b"]
     with pytest.raises(ValueError, match=r"scope_ids\[2\]"):
         check.scope_ids(["1", "2", "", "3"])
     with pytest.raises(ValueError, match=r"scope_ids\[1\]"):
         check.scope_ids(["1", "a b"])
     with pytest.raises(TypeError, match=r"scope_ids\[1\]"):
         check.scope_ids(["1", 2.0])
+
+
+@pytest.mark.parametrize(
+    ("bad", "position"),
+    [
+        ("id1,id2,id3,", 2),  # the separator the old fast path joined with
+        ("a.b,c", 1),
+        ("x" * 129, 3),  # too long, although every character is allowed
+        ("\u0661", 0),
+        ("a\ud800", 2),  # a lone surrogate: refused before any encoding is tried
+        ("", 1),
+    ],
+)
+def test_scope_ids_fast_path_refuses_what_scope_id_refuses(bad: str, position: int) -> None:
+    ids = [str(1842846715527366528 + n) for n in range(4)]
+    ids[position] = bad
+    with pytest.raises(ValueError, match=rf"scope_ids\[{position}\]") as info:
+        check.scope_ids(ids)
+    assert "^[A-Za-z0-9._@=+:-]{1,128}$" in str(info.value)
+    assert str(info.value).isprintable()  # the refused value is shown escaped
+
+
+# Mostly characters the syntax allows (so whole lists pass), some it refuses, surrogates too.
+_CHARACTERS = (
+    st.sampled_from("aZ09._@=+:-")
+    | st.sampled_from(",;\"' \t\u00e9\u0661")
+    | st.characters(exclude_categories=())
+)
+
+
+@given(st.lists(st.text(alphabet=_CHARACTERS, max_size=6) | st.integers(), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_scope_ids_agrees_with_scope_id_one_by_one(values: list[str | int]) -> None:
+    """The C-speed path over a whole list never accepts what the per-ID rule refuses."""
+    expected: list[str] | None = []
+    for position, value in enumerate(values):
+        try:
+            expected.append(check.scope_id(value, position))  # type: ignore[union-attr]
+        except ValueError:
+            expected = None
+            break
+    if expected is None:
+        with pytest.raises(ValueError):
+            check.scope_ids(values)
+    else:
+        assert check.scope_ids(values) == expected
 
 
 @pytest.mark.parametrize(

@@ -62,9 +62,9 @@ def path_id(value: str, where: str, noun: str) -> str:
 
 
 def _hint(value: str) -> str:
-    if any(sep in value for sep in ",; \t"):
-        return " (it looks like several IDs on one line: give one ID a line)"
-    return " (an ID matches ^[A-Za-z0-9._@=+:-]{1,128}$)"
+    several = any(sep in value for sep in ",; \t")
+    more = "; it looks like several IDs on one line: give one ID a line" if several else ""
+    return f" (an ID is {check.ID_SYNTAX}{more})"
 
 
 def check_writable(path: str | None) -> None:

@@ -34,7 +34,8 @@ HTTP   code      meaning
 400    15000410  x-backup-lock-id header missing where required
 409    15000411  lock unknown or released
 403    15000412  lock held by another user
-409    15000413  lock is for another module than the record / request
+409    15000413  lock is for another module than the record / request (createBackupRecord,
+                 completeBackup, createBackupFile; not deleteBackupRecord, see below)
 409    15000414  createBackupLock while this user's lock for that module is active
 409    15000415  lock expired
 413    15000400  request body over 4 MiB
@@ -62,7 +63,11 @@ Choices where the reference is silent:
   ``lock_ttl``; an expired lock cannot be renewed (409 15000415), a new one may be created.
   Releasing twice gives 409 15000411.
 - ``completeBackup`` may complete a record again (version + 1 each time).
-- ``deleteBackupRecord`` removes the record and its files at once (no status 2).
+- ``deleteBackupRecord`` removes the record and its files at once (no status 2). It takes
+  any valid lock of the caller, whatever its module: seed page 000 deletes record
+  ``1842862763295184641`` (module ``101`` in seed page 004) with a lock ending ``@102`` and
+  shows success. The module-match rule (15000413) is the reference's inference from the lock
+  ID shape; it is kept only where no seed page contradicts it.
 - ``bindDevice`` with a machineCode already bound by the user returns that device unchanged.
   ``unbindDevice`` removes the device with its scopes and configs; its records remain.
 - ``batchAddBackupScope`` answers top level ``{"code", "msg", "scopeList": [ScopeInfo],

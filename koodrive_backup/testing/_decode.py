@@ -53,7 +53,7 @@ def json_object(body: bytes, content_type: str) -> JsonObject:
             object_pairs_hook=_no_duplicate_keys,
             parse_constant=_no_constant,
         )
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # deep nesting: 400 too
         raise bad_request(f"request body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise bad_request("request body must be a JSON object")

@@ -74,7 +74,7 @@ class FakeRequest:
         if self._parsed is self:
             try:
                 self._parsed = json.loads(self.body) if self.body else None
-            except ValueError:
+            except (ValueError, RecursionError):
                 self._parsed = None
         return self._parsed
 
