@@ -1,8 +1,14 @@
 """The per-attempt loop: sign -> send (through the transport) -> classify, under retries.
 
 ``Session.call`` runs one API call under the retry policy. Each attempt gets a fresh
-``X-Date`` and fresh auth headers; the exchange itself goes through the injectable
-``Transport`` (``_transport``), so everything here is tested without sockets.
+``X-Date`` on the server's clock and fresh auth headers; each answer's ``Date`` header
+teaches the clock. The exchange itself goes through the injectable ``Transport``
+(``_transport``), so everything here is tested without sockets.
+
+Inside one attempt, two re-sends are not counted as attempts (API.md): after a 401 when
+the auth strategy gets a new credential, and after a 400/401/403 whose ``Date`` shows that
+the ``X-Date`` sent was off the server's clock by more than the margin (the clock re-send).
+Each happens at most once per attempt.
 """
 
 from __future__ import annotations
@@ -17,12 +23,16 @@ from ._protocol import Endpoint, Payload, Request, host_header, read_payload
 from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock
 from ._transport import Clock, HttpRequest, Transport
-from .errors import AuthenticationError
+from .errors import APIError, AuthenticationError
 
 __all__ = ["Session"]
 
 logger = logging.getLogger("koodrive_backup")
 T = TypeVar("T")
+
+#: Statuses a server may use to refuse an ``X-Date`` (the reference's 400 15000405, or an
+#: auth failure): only these can trigger the clock re-send.
+CLOCK_REFUSALS = frozenset({400, 401, 403})
 
 
 class Session:
@@ -45,10 +55,10 @@ class Session:
         self.transport = transport
         self.clock = clock
         self.retrier = Retrier(retry, sleep=clock.sleep, clock=clock.monotonic)
+        self.x_date = XDateClock(clock_skew_margin, now=clock.time)
         self._host = host_header(base_url)  # what the transport sends, and a signature covers
         self._user_id = user_id
         self._timeout = timeout
-        self._x_date = XDateClock(clock_skew_margin, now=clock.time)
         self.closed = False
 
     async def close(self) -> None:
@@ -74,32 +84,57 @@ class Session:
         )
 
     async def _attempt(self, req: Request, number: int) -> Payload:
-        """One attempt: fresh X-Date and auth headers, send, classify the answer.
+        """One attempt: sign, send, learn the server's clock from the answer, classify it;
+        the clock and 401 re-sends (see above).
 
-        After a 401 the auth strategy may ask for a new credential: then the request is
-        re-sent once, and that is not counted as an attempt (API.md); a second 401 drops the
-        cached credential.
+        One function on purpose: this is the hot path, and each extra coroutine layer costs
+        every call.
         """
-        refreshed = False
+        refreshed = resynced = False
         while True:
-            x_date = self._x_date()
-            signed = {"x-date": x_date, "x-user-id": self._user_id}
+            x_date = self.x_date
+            offset_used = x_date.offset
+            stamp = x_date()
+            signed = {"x-date": stamp, "x-user-id": self._user_id}
             signable = SignableRequest(
                 req.endpoint.method, self._host, req.path, req.query, signed, req.body
             )
             used = await self.auth.headers(signable)
-            response = await self.transport.send(self._http_request(req, x_date, used))
+            response = await self.transport.send(self._http_request(req, stamp, used))
+            date = response.headers.get("Date")
+            if date != x_date.seen:  # a new second (or the first answer): worth parsing
+                x_date.observe(date)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s -> %d (attempt %d)", req, response.status, number)
             try:
                 return read_payload(response, req)
-            except AuthenticationError:
-                if refreshed:
-                    self.auth.forget()
+            except APIError as exc:
+                if not resynced and self._clock_was_off(exc, offset_used, req):
+                    resynced = True
+                elif not refreshed and await self._new_credential(exc, used):
+                    refreshed = True
+                else:
+                    if refreshed and isinstance(exc, AuthenticationError):
+                        self.auth.forget()  # a second 401: the credential is no good
                     raise
-                if not await self.auth.refresh(used):
-                    raise
-                refreshed = True
+
+    async def _new_credential(self, exc: APIError, refused: Mapping[str, str]) -> bool:
+        """After a 401, whether the auth strategy got a new credential to re-send with."""
+        return isinstance(exc, AuthenticationError) and await self.auth.refresh(refused)
+
+    def _clock_was_off(self, exc: APIError, offset_used: float, req: Request) -> bool:
+        """Whether ``exc``'s answer shows that the ``X-Date`` sent was off the server's
+        clock: then the request is re-sent once with a corrected one (not an attempt)."""
+        if exc.status not in CLOCK_REFUSALS or not self.x_date.was_off(offset_used):
+            return False
+        logger.info(
+            "%s: X-Date was %+.0f s off the server's clock (by its Date header, answer %d); "
+            "re-sending with a corrected X-Date",
+            req,
+            offset_used - self.x_date.offset,
+            exc.status,
+        )
+        return True
 
     def _http_request(self, req: Request, x_date: str, auth: Mapping[str, str]) -> HttpRequest:
         headers = {"X-Date": x_date, "X-User-Id": self._user_id}

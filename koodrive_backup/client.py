@@ -43,8 +43,11 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
     an ``aiohttp.ClientSession`` that is never closed by the client; ``http://`` is refused
     unless the host is loopback or ``allow_insecure_http=True``.
 
-    Extra keyword options: ``clock_skew_margin`` (seconds ``X-Date`` is backdated so that a
-    server clock slightly behind ours never sees a future time; default 5),
+    Resilience (API.md "Resilience options"): the retry quota is ``retry.retry_quota``;
+    ``clock_offset`` is learned from the server's ``Date`` headers.
+
+    Extra keyword options: ``clock_skew_margin`` (seconds ``X-Date`` is backdated below the
+    server's clock, as learned, so that it never sees a future time; default 5),
     ``connection_limit`` (size of the connection pool we create; default 100), and the I/O
     seam: ``transport`` (a ``Transport`` performing each HTTP exchange, instead of aiohttp;
     not with ``session``) and ``clock`` (a ``Clock``: wall time for ``X-Date``, monotonic
@@ -98,6 +101,12 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
     def retry(self) -> RetryPolicy:
         """The retry policy every call of this client runs under."""
         return self._rq.session.retrier.policy
+
+    @property
+    def clock_offset(self) -> float:
+        """The server's clock minus ours, in seconds, learned from its answers' ``Date``
+        headers (0.0 until one arrived). ``X-Date`` is ``now + clock_offset - margin``."""
+        return self._rq.session.x_date.offset
 
     @property
     def closed(self) -> bool:
