@@ -1,14 +1,16 @@
-"""The per-attempt loop: sign -> send (through the transport) -> classify, under retries.
+"""The per-attempt loop: rate limit -> sign -> send (through the transport) -> classify,
+under retries.
 
-``Session.call`` runs one API call under the retry policy. Each attempt gets a fresh
-``X-Date`` on the server's clock and fresh auth headers; each answer's ``Date`` header
-teaches the clock. The exchange itself goes through the injectable ``Transport``
-(``_transport``), so everything here is tested without sockets.
+``Session.call`` runs one API call under the retry policy. Each attempt waits for a token
+of the rate limit (when there is one), then gets a fresh ``X-Date`` on the server's clock
+and fresh auth headers; each answer's ``Date`` header teaches the clock. The exchange itself
+goes through the injectable ``Transport`` (``_transport``), so everything here is tested
+without sockets.
 
 Inside one attempt, two re-sends are not counted as attempts (API.md): after a 401 when
 the auth strategy gets a new credential, and after a 400/401/403 whose ``Date`` shows that
 the ``X-Date`` sent was off the server's clock by more than the margin (the clock re-send).
-Each happens at most once per attempt.
+Each happens at most once per attempt, and each waits for a rate-limit token like any send.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from functools import partial
+from time import monotonic
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ._protocol import Endpoint, Payload, Request, host_header, read_payload
+from ._ratelimit import RateLimit
 from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock
 from ._transport import Clock, HttpRequest, Transport
@@ -49,12 +53,15 @@ class Session:
         transport: Transport,
         clock: Clock,
         clock_skew_margin: float,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.base_url = base_url
         self.auth = auth
         self.transport = transport
         self.clock = clock
         self.retrier = Retrier(retry, sleep=clock.sleep, clock=clock.monotonic)
+        self.rate_limit = rate_limit
+        self.rate_limit_wait = 0.0  # seconds this session's sends waited for a token
         self.x_date = XDateClock(clock_skew_margin, now=clock.time)
         self._host = host_header(base_url)  # what the transport sends, and a signature covers
         self._user_id = user_id
@@ -84,14 +91,19 @@ class Session:
         )
 
     async def _attempt(self, req: Request, number: int) -> Payload:
-        """One attempt: sign, send, learn the server's clock from the answer, classify it;
-        the clock and 401 re-sends (see above).
+        """One attempt: wait for a rate-limit token, sign, send, learn the server's clock
+        from the answer, classify it; the clock and 401 re-sends (see above).
 
-        One function on purpose: this is the hot path, and each extra coroutine layer costs
-        every call.
+        The token comes before the ``X-Date``: a long wait must not age it. One function on
+        purpose: this is the hot path, and each extra coroutine layer costs every call.
         """
         refreshed = resynced = False
         while True:
+            limit = self.rate_limit
+            if limit is not None:  # the only cost of the limiter when there is none
+                started = monotonic()  # the loop's clock, which the limiter runs on
+                await limit.acquire()
+                self.rate_limit_wait += monotonic() - started
             x_date = self.x_date
             offset_used = x_date.offset
             stamp = x_date()
