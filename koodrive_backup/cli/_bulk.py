@@ -47,6 +47,7 @@ class BulkOutcome:
     chunks_settled: int  # chunk requests that were sent and settled (answered or failed)
     elapsed: float
     interrupted: int | None = None  # the signal that stopped the run
+    rate_limit_wait: float | None = None  # seconds waited for --rate tokens (None: no limit)
 
     @property
     def stopped_by(self) -> KooDriveError | None:
@@ -99,7 +100,7 @@ async def delete_scopes_interruptibly(
             async for chunk in stream:
                 settled += chunk.sent
 
-    started = time.monotonic()
+    started, waited = time.monotonic(), client.rate_limit_wait
     try:
         interrupted = await _interruptible(consume())
     finally:
@@ -112,6 +113,7 @@ async def delete_scopes_interruptibly(
         chunks_settled=settled,
         elapsed=time.monotonic() - started,
         interrupted=interrupted,
+        rate_limit_wait=None if client.rate_limit is None else client.rate_limit_wait - waited,
     )
 
 

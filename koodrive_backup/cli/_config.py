@@ -54,6 +54,7 @@ class Settings:
     timeout: float = 30.0
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     allow_insecure_http: bool = False
+    rate: float | None = None  # requests per second for the whole run (--rate)
 
 
 def settings_from(
@@ -82,6 +83,7 @@ def settings_from(
         timeout=args.timeout,
         retry=RetryPolicy(max_attempts=args.max_attempts),
         allow_insecure_http=args.allow_insecure_http,
+        rate=getattr(args, "rate", None),  # only the commands that send many requests have it
     )
 
 
@@ -128,4 +130,5 @@ def open_client(settings: Settings) -> BackupClient:
         retry=settings.retry,
         timeout=settings.timeout,
         allow_insecure_http=settings.allow_insecure_http,
+        rate_limit=settings.rate,
     )

@@ -30,7 +30,15 @@ from ._bulk import BulkOutcome, delete_scopes_interruptibly
 from ._commands import Context
 from ._errors import EXIT_API, EXIT_OK
 from ._output import RetryCounter, format_table, make_progress, print_json
-from ._report import bulk_rows, counts, error_json, record_json, record_table, signal_name
+from ._report import (
+    bulk_rows,
+    counts,
+    error_json,
+    record_json,
+    record_table,
+    signal_name,
+    wait_seconds,
+)
 
 __all__ = ["DEMO_RETRY", "run_demo"]
 
@@ -53,7 +61,7 @@ async def run_demo(args: argparse.Namespace, ctx: Context, retries: RetryCounter
         if not args.json:
             _print_intro(fake.url, args)
         async with BackupClient(
-            fake.url, user_id=fake.user_id, token=fake.token, retry=DEMO_RETRY
+            fake.url, user_id=fake.user_id, token=fake.token, retry=DEMO_RETRY, rate_limit=args.rate
         ) as client:
             outcome = await delete_scopes_interruptibly(
                 client,
@@ -211,6 +219,7 @@ def _json(
         **stats,
         "elapsed_seconds": round(outcome.elapsed, 3),
         "ids_per_second": round(len(outcome.result.gone) / max(outcome.elapsed, 1e-9), 1),
+        "rate_limit_wait_seconds": wait_seconds(outcome),
         "interrupted": signal_name(outcome.interrupted),
         "stopped_by": None if outcome.stopped_by is None else error_json(outcome.stopped_by),
         "record": None if record is None else record_json(record),

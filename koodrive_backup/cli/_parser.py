@@ -100,6 +100,13 @@ def _batch_options(parser: argparse.ArgumentParser) -> None:
         "--concurrency", type=_int_in(1), default=8, help="requests in flight (default 8)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--rate",
+        type=_positive_float,
+        metavar="N",
+        help="at most N requests per second for the whole run, retries included (default: "
+        "no limit); the summary says how long the run waited for it",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

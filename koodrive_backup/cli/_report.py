@@ -15,7 +15,7 @@ from ..models import NOT_FOUND_CODE, REPEATED_ID_CODE, BackupRecord
 from ._bulk import BulkOutcome
 from ._output import format_table
 
-__all__ = ["bulk_json", "bulk_table", "record_json", "record_table"]
+__all__ = ["bulk_json", "bulk_table", "record_json", "record_table", "wait_seconds"]
 
 _SHOWN_FAILURES = 20
 _SHOWN_ERRORS = 5
@@ -87,6 +87,7 @@ def bulk_json(outcome: BulkOutcome, device_id: str, unprocessed_out: str | None)
         "counts": counts(outcome),
         "elapsed_seconds": round(outcome.elapsed, 3),
         "ids_per_second": round(_rate(outcome), 1),
+        "rate_limit_wait_seconds": wait_seconds(outcome),
         "deleted": list(result.deleted),
         "failed": [attrs.asdict(f) for f in result.failed],
         "unprocessed": list(result.unprocessed),
@@ -95,6 +96,12 @@ def bulk_json(outcome: BulkOutcome, device_id: str, unprocessed_out: str | None)
         "unprocessed_out": unprocessed_out,
         "errors": [error_json(e) for e in result.errors],
     }
+
+
+def wait_seconds(outcome: BulkOutcome) -> float | None:
+    """Seconds the run's requests waited for --rate tokens, summed (None: no --rate)."""
+    wait = outcome.rate_limit_wait
+    return None if wait is None else round(wait, 3)
 
 
 def _rate(outcome: BulkOutcome) -> float:
@@ -117,6 +124,11 @@ def bulk_rows(outcome: BulkOutcome) -> list[tuple[str, str, str]]:
     rows += [
         ("failed", str(other), "other per-ID refusals by the server"),
         ("unprocessed", str(n["unprocessed"]), "not settled: request failed or run stopped"),
+    ]
+    if outcome.rate_limit_wait is not None:
+        wait = f"{outcome.rate_limit_wait:.2f} s"
+        rows.append(("rate-limit wait", wait, "for --rate tokens, summed over concurrent requests"))
+    rows += [
         ("elapsed", f"{outcome.elapsed:.2f} s", ""),
         ("rate", f"{_rate(outcome):.0f} IDs/s", ""),
     ]
