@@ -25,6 +25,7 @@ from ._fleet_case import fleet_case
 from ._http_cases import get_record_case, retry_case
 from ._memory import memory_case
 from ._micro_cases import decode_case, retry_wrapper_case
+from ._ratelimit_case import rate_limit_case
 from ._report import CaseResult, machine_facts, write_chart, write_json
 
 Case = Callable[[Sizes], Awaitable[CaseResult]]
@@ -33,6 +34,7 @@ CASES: dict[str, Case] = {
     "retry_wrapper": retry_wrapper_case,
     "get_record": get_record_case,
     "retry": retry_case,
+    "rate_limit": rate_limit_case,
     "batch_throughput": batch_throughput_case,
     "batch_latency": batch_latency_case,
     "fake_overhead": fake_overhead_case,

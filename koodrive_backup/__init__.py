@@ -9,6 +9,7 @@ from ._batch import BatchResult, ChunkOutcome
 from ._batch_stream import BatchStream
 from ._locks import LockContext, ManagedLock
 from ._protocol import RawResponse
+from ._ratelimit import RateLimit
 from ._retry import RetryPolicy
 from ._signing import Auth, BearerAuth, HmacAuth, SignableRequest
 from ._transport import AiohttpTransport, Clock, HttpRequest, SystemClock, Transport
@@ -93,6 +94,7 @@ __all__ = [
     "Page",
     "PermissionDeniedError",
     "REPEATED_ID_CODE",
+    "RateLimit",
     "RateLimitError",
     "RawResponse",
     "RecordFailure",

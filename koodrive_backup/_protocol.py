@@ -47,6 +47,7 @@ __all__ = [
     "json_body",
     "loads",
     "normalise_code",
+    "parse_http_date",
     "parse_retry_after",
     "read_payload",
 ]
@@ -354,14 +355,19 @@ def error_for(
         None if msg is None else shown(msg),  # bounded: a nested msg cannot recurse
         method=req.method,
         path=req.path,
-        retry_after=parse_retry_after(headers.get("Retry-After")),
+        retry_after=parse_retry_after(headers.get("Retry-After"), date=headers.get("Date")),
     )
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+def parse_retry_after(
+    value: str | None, now: float | None = None, *, date: str | None = None
+) -> float | None:
     """``Retry-After`` as seconds: delta-seconds (fractions allowed) or an HTTP date.
 
-    Unparseable -> ``None`` (backoff is used); negative or a past date -> 0.
+    An HTTP date is measured from the answer's own ``Date`` header when it has a readable
+    one (both are the server's clock, so a local clock that is off does not distort the
+    wait), else from ``now`` (default: our clock). Unparseable -> ``None`` (backoff is
+    used); negative or a past date -> 0.
     """
     if value is None:
         return None
@@ -370,17 +376,31 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     try:
         seconds = float(text)
     except ValueError:
-        seconds = _seconds_until(text, time.time() if now is None else now)
+        seconds = _seconds_until(text, date, now)
     if seconds is None or not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
 
 
-def _seconds_until(http_date: str, now: float) -> float | None:
+def _seconds_until(http_date: str, date: str | None, now: float | None) -> float | None:
+    when = parse_http_date(http_date)
+    if when is None:
+        return None
+    base = parse_http_date(date)
+    if base is None:
+        base = time.time() if now is None else now
+    return when - base
+
+
+def parse_http_date(text: str | None) -> float | None:
+    """An HTTP date (RFC 9110 §5.6.7, the obsolete forms too) as POSIX seconds; ``None``
+    when absent or unreadable. Never raises, whatever a server sends."""
+    if not text:
+        return None
     try:
-        when = parsedate_to_datetime(http_date)
-    except (TypeError, ValueError, IndexError):
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000": RFC 9110 dates are GMT anyway
         when = when.replace(tzinfo=UTC)
-    return when.timestamp() - now
+    return when.timestamp()

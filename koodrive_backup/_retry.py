@@ -11,12 +11,18 @@ Rules (API.md "Retry policy"):
   exactly the ``Retry-After`` when present; a ``Retry-After`` above ``max_retry_after`` is not
   waited for: the error is raised at once;
 - ``deadline``: before each sleep, if the elapsed time plus the coming sleep passes it, the
-  last error is raised instead.
+  last error is raised instead;
+- the retry quota (botocore's "standard" mode, API.md "Resilience options"): each client
+  holds ``RetryQuota(retry_quota)`` tokens; a retry after a timeout costs 10, any other 5; a
+  call that succeeds refunds 1 (never above the quota). A retry the bucket cannot pay for
+  is not made: the last error is raised at once. So a client facing a server that fails
+  everything makes at most ``retry_quota / 5`` retries in all, however many calls it makes.
 
-``Retrier`` applies a policy; one is built per client. The success path never touches
-tenacity: the first attempt runs bare, and a tenacity loop (its state is per call, never
-shared between tasks) is built only once an attempt has failed with a retryable error; that
-failure is handed to the loop as its first outcome.
+``Retrier`` applies a policy and holds the client's quota; one is built per client. The
+success path never touches tenacity (only the quota's refund): the first attempt runs bare,
+and a tenacity loop (its state is per call, never shared between tasks) is built only once
+an attempt has failed with a retryable error; that failure is handed to the loop as its
+first outcome.
 """
 
 from __future__ import annotations
@@ -43,9 +49,12 @@ from .errors import (
 
 __all__ = [
     "RETRYABLE_STATUSES",
+    "RETRY_COST",
     "STOP_ERRORS",
+    "TIMEOUT_RETRY_COST",
     "Retrier",
     "RetryPolicy",
+    "RetryQuota",
     "backoff",
     "is_retryable",
     "next_delay",
@@ -57,6 +66,8 @@ Sleep = Callable[[float], Awaitable[None]]
 logger = logging.getLogger("koodrive_backup")
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_COST = 5  # quota tokens a retry takes (botocore's RETRY_COST)
+TIMEOUT_RETRY_COST = 10  # ... when the failed attempt timed out (botocore's TIMEOUT_RETRY_COST)
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -74,12 +85,18 @@ def _attempts(_: object, __: object, value: int) -> None:
         raise ValueError(f"max_attempts must be an int >= 1, not {value!r}")
 
 
+def _quota(_: object, __: object, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"retry_quota must be an int >= 0 or None, not {value!r}")
+
+
 @attrs.frozen
 class RetryPolicy:
     """How failed attempts are retried. ``RetryPolicy(max_attempts=1)`` disables retries.
 
     ``max_attempts`` counts attempts, the first included. Delays are in seconds; ``deadline``
-    is measured from the start of the call.
+    is measured from the start of the call. ``retry_quota`` is the size of each client's
+    retry bucket (see ``RetryQuota``); ``None`` disables it.
     """
 
     max_attempts: int = attrs.field(default=4, validator=_attempts)
@@ -87,6 +104,7 @@ class RetryPolicy:
     max_delay: float = attrs.field(default=8.0, validator=_non_negative)
     max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
     deadline: float | None = attrs.field(default=None, validator=_deadline)
+    retry_quota: int | None = attrs.field(default=500, validator=_quota)
 
 
 # --- pure decisions ---------------------------------------------------------------------------
@@ -154,6 +172,46 @@ def stops_batch(error: KooDriveError) -> bool:
     return False
 
 
+class RetryQuota:
+    """One client's retry bucket (botocore's "standard" retry quota), shared by its calls.
+
+    ``take(failure)`` pays for the retry of a failed attempt (``TIMEOUT_RETRY_COST`` after a
+    timeout, else ``RETRY_COST``) and says whether the bucket could; ``refund()`` gives 1
+    back for a call that succeeded, never above ``capacity``. A refused retry is logged at
+    WARNING once, and again only after the bucket has paid for a retry since: a storm of
+    failing calls logs one line, not one per call.
+    """
+
+    __slots__ = ("_warned", "available", "capacity")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.available = capacity
+        self._warned = False
+
+    def take(self, failure: KooDriveError) -> bool:
+        cost = TIMEOUT_RETRY_COST if isinstance(failure, APITimeoutError) else RETRY_COST
+        if cost > self.available:
+            if not self._warned:
+                self._warned = True
+                logger.warning(
+                    "retry quota exhausted (%d of %d tokens left, a retry costs %d): failed "
+                    "calls are not retried until successes refill it; last error: %s",
+                    self.available,
+                    self.capacity,
+                    cost,
+                    failure,
+                )
+            return False
+        self.available -= cost
+        self._warned = False
+        return True
+
+    def refund(self) -> None:
+        if self.available < self.capacity:
+            self.available += 1
+
+
 # --- tenacity wiring -------------------------------------------------------------------------
 
 
@@ -161,7 +219,8 @@ class Retrier:
     """Runs a call's attempts under ``policy``: built once per client, safe to share.
 
     ``sleep`` waits between attempts, ``clock`` (monotonic seconds) measures the deadline,
-    ``rand`` draws the jitter: all injectable, so retry tests run in microseconds.
+    ``rand`` draws the jitter: all injectable, so retry tests run in microseconds. ``quota``
+    is the client's ``RetryQuota`` (``None`` when the policy disables it).
     """
 
     def __init__(
@@ -176,6 +235,8 @@ class Retrier:
         self.sleep = sleep
         self.clock = clock
         self.rand = rand
+        size = policy.retry_quota
+        self.quota = None if size is None else RetryQuota(size)
 
     async def run(
         self, attempt: Callable[[int], Awaitable[T]], *, idempotent: bool, describe: object = ""
@@ -184,13 +245,20 @@ class Retrier:
         then the last error is raised. ``describe`` names the call in the retry log."""
         started = self.clock()
         try:
-            return await attempt(1)
+            result = await attempt(1)
         except KooDriveError as exc:
             if self.policy.max_attempts == 1 or not is_retryable(exc, idempotent=idempotent):
                 raise
             first_failure = exc
+        else:
+            if self.quota is not None:
+                self.quota.refund()
+            return result
         call = _FailedCall(self, idempotent, started, describe)
-        return await call.retry(attempt, first_failure)
+        result = await call.retry(attempt, first_failure)
+        if self.quota is not None:
+            self.quota.refund()
+        return result
 
 
 class _FailedCall:
@@ -240,7 +308,10 @@ class _FailedCall:
         if delay is None or state.attempt_number >= self.policy.max_attempts:
             return True
         deadline = self.policy.deadline
-        return deadline is not None and self.retrier.clock() - self.started + delay > deadline
+        if deadline is not None and self.retrier.clock() - self.started + delay > deadline:
+            return True
+        quota = self.retrier.quota  # asked last: only a retry that will happen is paid for
+        return quota is not None and not quota.take(_failure(state))
 
     def retryable(self, state: RetryCallState) -> bool:
         # CancelledError and programming errors are not KooDriveErrors: re-raised untouched.

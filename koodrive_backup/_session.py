@@ -1,8 +1,16 @@
-"""The per-attempt loop: sign -> send (through the transport) -> classify, under retries.
+"""The per-attempt loop: rate limit -> sign -> send (through the transport) -> classify,
+under retries.
 
-``Session.call`` runs one API call under the retry policy. Each attempt gets a fresh
-``X-Date`` and fresh auth headers; the exchange itself goes through the injectable
-``Transport`` (``_transport``), so everything here is tested without sockets.
+``Session.call`` runs one API call under the retry policy. Each attempt waits for a token
+of the rate limit (when there is one), then gets a fresh ``X-Date`` on the server's clock
+and fresh auth headers; each answer's ``Date`` header teaches the clock. The exchange itself
+goes through the injectable ``Transport`` (``_transport``), so everything here is tested
+without sockets.
+
+Inside one attempt, two re-sends are not counted as attempts (API.md): after a 401 when
+the auth strategy gets a new credential, and after a 400/401/403 whose ``Date`` shows that
+the ``X-Date`` sent was off the server's clock by more than the margin (the clock re-send).
+Each happens at most once per attempt, and each waits for a rate-limit token like any send.
 """
 
 from __future__ import annotations
@@ -10,19 +18,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from functools import partial
+from time import monotonic
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ._protocol import Endpoint, Payload, Request, host_header, read_payload
+from ._ratelimit import RateLimit
 from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock
 from ._transport import Clock, HttpRequest, Transport
-from .errors import AuthenticationError
+from .errors import APIError, AuthenticationError
 
 __all__ = ["Session"]
 
 logger = logging.getLogger("koodrive_backup")
 T = TypeVar("T")
+
+#: Statuses a server may use to refuse an ``X-Date`` (the reference's 400 15000405, or an
+#: auth failure): only these can trigger the clock re-send.
+CLOCK_REFUSALS = frozenset({400, 401, 403})
 
 
 class Session:
@@ -39,16 +53,19 @@ class Session:
         transport: Transport,
         clock: Clock,
         clock_skew_margin: float,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.base_url = base_url
         self.auth = auth
         self.transport = transport
         self.clock = clock
         self.retrier = Retrier(retry, sleep=clock.sleep, clock=clock.monotonic)
+        self.rate_limit = rate_limit
+        self.rate_limit_wait = 0.0  # seconds this session's sends waited for a token
+        self.x_date = XDateClock(clock_skew_margin, now=clock.time)
         self._host = host_header(base_url)  # what the transport sends, and a signature covers
         self._user_id = user_id
         self._timeout = timeout
-        self._x_date = XDateClock(clock_skew_margin, now=clock.time)
         self.closed = False
 
     async def close(self) -> None:
@@ -74,32 +91,62 @@ class Session:
         )
 
     async def _attempt(self, req: Request, number: int) -> Payload:
-        """One attempt: fresh X-Date and auth headers, send, classify the answer.
+        """One attempt: wait for a rate-limit token, sign, send, learn the server's clock
+        from the answer, classify it; the clock and 401 re-sends (see above).
 
-        After a 401 the auth strategy may ask for a new credential: then the request is
-        re-sent once, and that is not counted as an attempt (API.md); a second 401 drops the
-        cached credential.
+        The token comes before the ``X-Date``: a long wait must not age it. One function on
+        purpose: this is the hot path, and each extra coroutine layer costs every call.
         """
-        refreshed = False
+        refreshed = resynced = False
         while True:
-            x_date = self._x_date()
-            signed = {"x-date": x_date, "x-user-id": self._user_id}
+            limit = self.rate_limit
+            if limit is not None:  # the only cost of the limiter when there is none
+                started = monotonic()  # the loop's clock, which the limiter runs on
+                await limit.acquire()
+                self.rate_limit_wait += monotonic() - started
+            x_date = self.x_date
+            offset_used = x_date.offset
+            stamp = x_date()
+            signed = {"x-date": stamp, "x-user-id": self._user_id}
             signable = SignableRequest(
                 req.endpoint.method, self._host, req.path, req.query, signed, req.body
             )
             used = await self.auth.headers(signable)
-            response = await self.transport.send(self._http_request(req, x_date, used))
+            response = await self.transport.send(self._http_request(req, stamp, used))
+            date = response.headers.get("Date")
+            if date != x_date.seen:  # a new second (or the first answer): worth parsing
+                x_date.observe(date)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s -> %d (attempt %d)", req, response.status, number)
             try:
                 return read_payload(response, req)
-            except AuthenticationError:
-                if refreshed:
-                    self.auth.forget()
+            except APIError as exc:
+                if not resynced and self._clock_was_off(exc, offset_used, req):
+                    resynced = True
+                elif not refreshed and await self._new_credential(exc, used):
+                    refreshed = True
+                else:
+                    if refreshed and isinstance(exc, AuthenticationError):
+                        self.auth.forget()  # a second 401: the credential is no good
                     raise
-                if not await self.auth.refresh(used):
-                    raise
-                refreshed = True
+
+    async def _new_credential(self, exc: APIError, refused: Mapping[str, str]) -> bool:
+        """After a 401, whether the auth strategy got a new credential to re-send with."""
+        return isinstance(exc, AuthenticationError) and await self.auth.refresh(refused)
+
+    def _clock_was_off(self, exc: APIError, offset_used: float, req: Request) -> bool:
+        """Whether ``exc``'s answer shows that the ``X-Date`` sent was off the server's
+        clock: then the request is re-sent once with a corrected one (not an attempt)."""
+        if exc.status not in CLOCK_REFUSALS or not self.x_date.was_off(offset_used):
+            return False
+        logger.info(
+            "%s: X-Date was %+.0f s off the server's clock (by its Date header, answer %d); "
+            "re-sending with a corrected X-Date",
+            req,
+            offset_used - self.x_date.offset,
+            exc.status,
+        )
+        return True
 
     def _http_request(self, req: Request, x_date: str, auth: Mapping[str, str]) -> HttpRequest:
         headers = {"X-Date": x_date, "X-User-Id": self._user_id}

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal, NamedTuple
 from urllib.parse import quote
 
+from ._protocol import parse_http_date
 from ._validate import header_value
 
 __all__ = [
@@ -65,29 +66,57 @@ def format_x_date(epoch_seconds: float) -> str:
 
 
 class XDateClock:
-    """Per-attempt ``X-Date`` values, backdated by ``margin`` seconds.
+    """Per-attempt ``X-Date`` values on the server's clock, backdated by ``margin`` seconds.
 
-    A server clock a little behind ours would see an un-backdated time as "in the future" and
-    refuse it (reference §9); a few seconds are far inside the 15-minute staleness window.
-    The string is cached per second: a cache hit is far cheaper than formatting.
+    ``X-Date = now + offset - margin`` (API.md "Resilience options"). ``offset`` is the
+    server's clock minus ours, learned by ``observe`` from each answer's ``Date`` header
+    (0.0 until one arrives). A server clock a little behind ours would see an un-backdated
+    time as "in the future" and refuse it (reference §9); a few seconds are far inside the
+    15-minute staleness window. ``Date`` has whole seconds and is stamped before the answer
+    travels, so the learned offset errs low by up to a second plus the trip: it moves
+    ``X-Date`` earlier, the safe side. The string is cached per second: a cache hit is far
+    cheaper than formatting.
     """
 
-    __slots__ = ("_cached", "_margin", "_now", "_second")
+    __slots__ = ("_cached", "_now", "_second", "margin", "offset", "seen")
 
     def __init__(self, margin: float = 5.0, now: Callable[[], float] = time.time) -> None:
         if margin < 0:
             raise ValueError("clock_skew_margin must be >= 0")
-        self._margin = margin
+        self.margin = margin
         self._now = now
         self._second = -1
         self._cached = ""
+        self.offset = 0.0
+        #: The last ``Date`` text given to ``observe``: the session calls ``observe`` only
+        #: when an answer's differs (once a second at most), so parsing stays off the hot path.
+        self.seen: str | None = None
 
     def __call__(self) -> str:
-        second = int(self._now() - self._margin)
+        second = int(self._now() + self.offset - self.margin)
         if second != self._second:
             self._cached = format_x_date(second)
             self._second = second
         return self._cached
+
+    def observe(self, date: str | None) -> None:
+        """Learn ``offset`` from an answer's ``Date`` header (ignored when unreadable or
+        outside the years 2000-9998, which no live server sends)."""
+        self.seen = date
+        server = parse_http_date(date)
+        if server is not None and _PLAUSIBLE_DATES[0] <= server <= _PLAUSIBLE_DATES[1]:
+            self.offset = server - self._now()
+
+    def was_off(self, offset_used: float) -> bool:
+        """Whether an ``X-Date`` made with ``offset_used`` was off the server's clock (as now
+        learned) by more than ``margin``, or a second when the margin is smaller: the
+        ``Date`` header cannot tell less than that."""
+        return abs(self.offset - offset_used) > max(self.margin, 1.0)
+
+
+#: POSIX seconds of 2000-01-01 and 9998-12-31: a ``Date`` outside them is garbage, and a
+#: far-off value would make unformattable ``X-Date``\ s.
+_PLAUSIBLE_DATES = (946_684_800.0, 253_370_678_400.0)
 
 
 # --- HMAC-SHA256 steps (reference §8.3) ----------------------------------------------------

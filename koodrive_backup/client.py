@@ -20,6 +20,7 @@ from . import _validate as check
 from ._bulk import BulkOps
 from ._devices import DeviceOps
 from ._locks import LockOps
+from ._ratelimit import RateLimit
 from ._records import RecordOps
 from ._requester import Requester
 from ._retry import RetryPolicy
@@ -43,8 +44,13 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
     an ``aiohttp.ClientSession`` that is never closed by the client; ``http://`` is refused
     unless the host is loopback or ``allow_insecure_http=True``.
 
-    Extra keyword options: ``clock_skew_margin`` (seconds ``X-Date`` is backdated so that a
-    server clock slightly behind ours never sees a future time; default 5),
+    Resilience (API.md "Resilience options", docs/resilience.md): ``rate_limit`` is a
+    ``RateLimit`` shared by every client given it, or a number of attempts per second for
+    this client alone (``None``, the default: unlimited); the retry quota is
+    ``retry.retry_quota``; ``clock_offset`` is learned from the server's ``Date`` headers.
+
+    Extra keyword options: ``clock_skew_margin`` (seconds ``X-Date`` is backdated below the
+    server's clock, as learned, so that it never sees a future time; default 5),
     ``connection_limit`` (size of the connection pool we create; default 100), and the I/O
     seam: ``transport`` (a ``Transport`` performing each HTTP exchange, instead of aiohttp;
     not with ``session``) and ``clock`` (a ``Clock``: wall time for ``X-Date``, monotonic
@@ -66,6 +72,7 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
         connection_limit: int = 100,
         transport: Transport | None = None,
         clock: Clock | None = None,
+        rate_limit: RateLimit | float | None = None,
     ) -> None:
         if (token is None) == (auth is None):
             raise TypeError("pass exactly one of token= or auth=")
@@ -87,6 +94,7 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
             transport=transport or AiohttpTransport(session, connection_limit=limit),
             clock=clock or SystemClock(),
             clock_skew_margin=clock_skew_margin,
+            rate_limit=_rate_limit(rate_limit),
         )
         super().__init__(Requester(session_))
 
@@ -98,6 +106,22 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
     def retry(self) -> RetryPolicy:
         """The retry policy every call of this client runs under."""
         return self._rq.session.retrier.policy
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The ``RateLimit`` every attempt of this client waits for (``None``: unlimited)."""
+        return self._rq.session.rate_limit
+
+    @property
+    def rate_limit_wait(self) -> float:
+        """Seconds this client's attempts have waited for rate-limit tokens, in total."""
+        return self._rq.session.rate_limit_wait
+
+    @property
+    def clock_offset(self) -> float:
+        """The server's clock minus ours, in seconds, learned from its answers' ``Date``
+        headers (0.0 until one arrived). ``X-Date`` is ``now + clock_offset - margin``."""
+        return self._rq.session.x_date.offset
 
     @property
     def closed(self) -> bool:
@@ -120,3 +144,13 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def _rate_limit(value: RateLimit | float | None) -> RateLimit | None:
+    """A ``RateLimit`` as given (shared), a number as a limit of this client's own."""
+    if value is None or isinstance(value, RateLimit):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = type(value).__name__
+        raise TypeError(f"rate_limit must be a RateLimit, a number or None, not {kind}")
+    return RateLimit(value)

@@ -26,6 +26,7 @@ LAYERS = [
     "_endpoints",  # the 19 endpoints, described once
     "_signing",  # pure signing steps and the auth strategies
     "_retry",  # pure retry decisions and the tenacity wiring
+    "_ratelimit",  # RateLimit: the token bucket (aiolimiter) every attempt waits for
     "_batch",  # the pure batch engine
     "_batch_stream",  # its public front: run_batch, stream_batch, BatchStream
     "_transport",  # the I/O seam: the HTTP exchange (aiohttp) and the clock
@@ -48,6 +49,7 @@ ROOMS = [
     ("aiohttp", ("_transport", "testing")),
     ("cattrs", ("_codec",)),
     ("tenacity", ("_retry",)),
+    ("aiolimiter", ("_ratelimit",)),
     ("rich", ("cli",)),
     ("shtab", ("cli",)),
     ("ray", ("jobs",)),

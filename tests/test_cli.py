@@ -94,6 +94,24 @@ async def test_scopes_delete_reads_a_file_and_standard_input(
     assert remaining_scopes(fake, device_id) == set(keep)
 
 
+async def test_scopes_delete_rate_limits_the_run_and_reports_the_wait(fake: FakeKooDrive) -> None:
+    device_id = fake.add_device()
+    ids = fake.add_scopes(device_id, 60)
+    args = ("scopes", "delete", device_id, *ids, "--chunk-size", "10", "--no-progress")
+
+    limited = await cli(*args, "--rate", "4", "--json", fake=fake)  # 6 chunks, burst 4
+
+    assert limited.status == 0, limited.err
+    data = limited.json()
+    assert data["counts"]["deleted"] == 60
+    assert data["elapsed_seconds"] >= (6 - 4) / 4  # the contract's lower bound
+    assert data["rate_limit_wait_seconds"] > 0
+    unlimited = await cli(*args[:3], "1", "--json", fake=fake)
+    assert unlimited.json()["rate_limit_wait_seconds"] is None  # no --rate: no limiter
+    human = await cli(*args[:3], "2", "--rate", "100", fake=fake)
+    assert "rate-limit wait" in human.out
+
+
 async def test_partial_failure_writes_unprocessed_out_and_the_file_resumes(
     fake: FakeKooDrive, tmp_path: Path
 ) -> None:
@@ -270,6 +288,19 @@ async def test_demo_prints_the_summary_and_exits_0() -> None:
     assert data["counts"]["deleted"] + data["counts"]["already_gone"] == 300
     assert data["counts"]["remaining"] == 0
     assert data["record_deleted"] is True and data["chunks"] == 3
+
+
+async def test_demo_takes_a_rate_and_reports_the_wait() -> None:
+    run = await cli(
+        "demo", "--scopes", "100", "--chunk-size", "10", "--rate", "8", "--fault-rate", "0",
+        "--json", env=_env(None),
+    )  # fmt: skip
+
+    assert run.status == 0, run.out + run.err
+    data = run.json()
+    assert data["ok"] is True and data["chunks"] == 10
+    assert data["elapsed_seconds"] >= (10 - 8) / 8  # the deletion's 10 requests, burst 8
+    assert data["rate_limit_wait_seconds"] > 0
 
 
 async def test_fake_server_command_serves_until_sigint() -> None:

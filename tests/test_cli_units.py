@@ -56,6 +56,17 @@ def test_flags_win_over_the_environment_and_the_token_flag_warns() -> None:
     assert SECRET not in repr(settings)
 
 
+def test_rate_is_an_option_of_the_commands_that_send_many_requests() -> None:
+    env = {"KOODRIVE_BASE_URL": "https://h", "KOODRIVE_USER_ID": "7", "KOODRIVE_TOKEN": "t"}
+    scopes = build_parser().parse_args(["scopes", "delete", "9", "1", "--rate", "2.5"])
+    assert settings_from(scopes, env, print).rate == 2.5
+    assert settings_from(_args(), env, print).rate is None  # record get: one request
+    assert build_parser().parse_args(["demo", "--rate", "50"]).rate == 50.0
+    for bad in ("0", "-1", "fast"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["scopes", "delete", "9", "1", "--rate", bad])
+
+
 def test_token_file_is_read_and_a_readable_one_warned(tmp_path: Path) -> None:
     path = tmp_path / "token"
     path.write_text(SECRET + "\n")

@@ -251,12 +251,16 @@ async def test_server_clock_a_few_seconds_behind_still_accepts_our_x_date(
         assert (await client.get_record(record_id)).record_id == record_id
 
 
-async def test_without_backdating_a_server_behind_us_refuses_the_x_date(fake: FakeKooDrive) -> None:
-    fake.clock_skew = -30.0
+async def test_a_server_behind_us_refuses_the_first_x_date_and_the_clock_re_send_fixes_it(
+    fake: FakeKooDrive,
+) -> None:
+    record_id = fake.add_record(fake.add_device())
+    fake.clock_skew = -30.0  # the older name of clock_offset still works
     async with client_for(fake, clock_skew_margin=0, retry=RetryPolicy(max_attempts=1)) as client:
-        with pytest.raises(BadRequestError) as info:
-            await client.get_record("1842862763295184641")
-    assert info.value.code == 15000405
+        assert (await client.get_record(record_id)).record_id == record_id
+    first, second = fake.requests
+    assert (first.status, second.status) == (400, 200)  # 400 15000405: X-Date in the future
+    assert first.headers["X-Date"] > second.headers["X-Date"]
 
 
 # --- auth -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Fake server: Authorization (bearer styles, HMAC), X-User-Id, X-Date, clock skew."""
+"""Fake server: Authorization (bearer styles, HMAC), X-User-Id, X-Date, clock offset."""
 
 from __future__ import annotations
 
@@ -116,15 +116,35 @@ async def test_missing_or_malformed_x_date_is_400(
     assert_error(reply, 400, X_DATE_INVALID)
 
 
-async def test_clock_skew_moves_the_window(koodrive_fake: FakeKooDrive) -> None:
-    koodrive_fake.clock_skew = -30.0
+async def test_clock_offset_moves_the_window(koodrive_fake: FakeKooDrive) -> None:
+    koodrive_fake.clock_offset = -30.0
     async with connect(koodrive_fake) as api:
         now = await api.call("GET", "/device", headers={"X-Date": x_date(time.time())})
         behind = await api.call("GET", "/device", headers={"X-Date": x_date(time.time() - 60)})
     assert_error(now, 400, X_DATE_INVALID)  # later than the server's (slow) clock
     assert behind.status == 200
     served = email.utils.parsedate_to_datetime(behind.headers["Date"]).timestamp()
-    assert served < time.time() - 25  # the Date header shows the skewed server clock
+    assert served < time.time() - 25  # the Date header shows the server's (slow) clock
+
+
+async def test_clock_offset_an_hour_ahead_shows_in_date_and_window(
+    koodrive_fake_factory: Factory,
+) -> None:
+    fake = await koodrive_fake_factory(clock_offset=3600.0)
+    async with connect(fake) as api:
+        ours = await api.call("GET", "/device", headers={"X-Date": x_date(time.time())})
+        theirs = await api.call("GET", "/device", headers={"X-Date": x_date(fake.now() - 5)})
+    assert_error(ours, 400, X_DATE_INVALID)  # an hour old by the server's clock
+    assert theirs.status == 200
+    served = email.utils.parsedate_to_datetime(ours.headers["Date"]).timestamp()
+    assert served > time.time() + 3590
+    assert fake.clock_offset == fake.clock_skew == 3600.0  # clock_skew: the older name
+
+
+def test_clock_offset_and_its_older_name_are_one_knob() -> None:
+    assert FakeKooDrive(clock_skew=-2.0).clock_offset == -2.0
+    with pytest.raises(TypeError):
+        FakeKooDrive(clock_offset=1.0, clock_skew=2.0)
 
 
 async def test_injected_clock(koodrive_fake_factory: Factory) -> None:

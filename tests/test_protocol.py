@@ -218,6 +218,17 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, now=NOW) == expected
 
 
+def test_a_retry_after_date_is_measured_from_the_answers_own_date() -> None:
+    server_now = NOW + 3600  # the server's clock is an hour ahead of ours
+    value = format_datetime(datetime.fromtimestamp(server_now + 30, UTC), usegmt=True)
+    date = format_datetime(datetime.fromtimestamp(server_now, UTC), usegmt=True)
+    assert parse_retry_after(value, now=NOW, date=date) == 30.0
+    assert parse_retry_after(value, now=NOW, date="garbage") == 3630.0  # then: our clock
+    with pytest.raises(ServerError) as info:
+        read_payload(answer(503, None, {"Retry-After": value, "Date": date}), GET)
+    assert info.value.retry_after == 30.0
+
+
 def test_retry_after_is_carried_on_every_api_error() -> None:
     with pytest.raises(ServerError) as info:
         read_payload(answer(503, {"code": 1}, {"Retry-After": "2"}), GET)

@@ -51,6 +51,7 @@ EXPECTED = {
     "Page",
     "PermissionDeniedError",
     "REPEATED_ID_CODE",
+    "RateLimit",
     "RateLimitError",
     "RecordStatus",
     "RetryPolicy",

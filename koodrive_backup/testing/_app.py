@@ -31,19 +31,19 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class ServerClock:
-    """Server time: ``base()`` (default ``time.time``) plus ``skew`` seconds."""
+    """Server time: ``base()`` (default ``time.time``) plus ``offset`` seconds."""
 
-    def __init__(self, base: Callable[[], float] | None, skew: float) -> None:
+    def __init__(self, base: Callable[[], float] | None, offset: float) -> None:
         self.base: Callable[[], float] = base or time.time
-        self.skew = skew
+        self.offset = offset
         self.custom = base is not None
 
     def __call__(self) -> float:
-        return self.base() + self.skew
+        return self.base() + self.offset
 
     @property
     def shifted(self) -> bool:
-        return self.custom or self.skew != 0.0
+        return self.custom or self.offset != 0.0
 
 
 def _error_body(exc: ApiError) -> bytes:
@@ -159,7 +159,8 @@ class Pipeline:
     ) -> web.Response:
         rec.status = status
         log.debug("%s %s -> %d", rec.method, rec.path, status)  # fake-server --debug
-        if self.clock.shifted:  # let clients see the skewed server clock in Date
+        # Date on the shifted clock; otherwise aiohttp sets it from time.time(), the same.
+        if self.clock.shifted:
             headers = dict(headers or {})
             headers["Date"] = email.utils.formatdate(now, usegmt=True)
         return web.Response(body=payload, status=status, content_type=JSON, headers=headers)

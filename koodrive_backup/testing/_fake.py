@@ -39,6 +39,11 @@ class FakeKooDrive:
     Use ``async with FakeKooDrive() as fake:`` or ``await fake.start()`` /
     ``await fake.close()``. ``fake.url``, ``fake.user_id`` and ``fake.token`` make a valid
     bearer credential; ``app_id``/``app_secret`` also enable HMAC signing for that user.
+
+    The server's clock is ``clock()`` (default ``time.time``) plus ``clock_offset`` seconds;
+    the ``Date`` header of every answer, the ``X-Date`` window and stored times follow it,
+    so ``fake.clock_offset = -3600`` plays a server whose clock is an hour behind the
+    client's (``clock_skew`` is an older name of ``clock_offset``).
     """
 
     def __init__(
@@ -53,7 +58,8 @@ class FakeKooDrive:
         lock_ttl: float = 600.0,
         latency: float = 0.0,
         clock: Callable[[], float] | None = None,
-        clock_skew: float = 0.0,
+        clock_offset: float = 0.0,
+        clock_skew: float | None = None,
         seed: int | None = None,
         record_requests: bool = True,
     ) -> None:
@@ -63,7 +69,11 @@ class FakeKooDrive:
         self._port = port
         self._runner: web.AppRunner | None = None
         self._machine_seq = itertools.count(1)
-        self._clock = ServerClock(clock, clock_skew)
+        if clock_skew is not None:  # the older name
+            if clock_offset:
+                raise TypeError("give clock_offset or its older name clock_skew, not both")
+            clock_offset = clock_skew
+        self._clock = ServerClock(clock, clock_offset)
         self._store = Store(self._clock, seed)
         self._creds = Credentials()
         self._stats = Stats()
@@ -142,17 +152,21 @@ class FakeKooDrive:
         self._pipeline.latency = seconds
 
     @property
-    def clock_skew(self) -> float:
-        """Server clock minus real (or injected) time, in seconds."""
-        return self._clock.skew
+    def clock_offset(self) -> float:
+        """Seconds the server's clock is ahead of ``clock()`` (negative: behind). Settable at
+        any time; answers' ``Date`` headers and the ``X-Date`` window follow it."""
+        return self._clock.offset
 
-    @clock_skew.setter
-    def clock_skew(self, seconds: float) -> None:
-        self._clock.skew = seconds
+    @clock_offset.setter
+    def clock_offset(self, seconds: float) -> None:
+        self._clock.offset = float(seconds)
+
+    #: The older name of ``clock_offset``.
+    clock_skew = clock_offset
 
     @property
     def clock(self) -> Callable[[], float]:
-        """The base clock (``time.time`` unless injected); ``now()`` adds the skew."""
+        """The base clock (``time.time`` unless injected); ``now()`` adds ``clock_offset``."""
         return self._clock.base
 
     @clock.setter

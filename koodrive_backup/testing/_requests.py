@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class FakeRequest:
     """One received request.
 
-    ``time`` is the server clock (real time + skew) at arrival; ``peer`` the client's
+    ``time`` is the server clock (real time + clock_offset) at arrival; ``peer`` the client's
     ``host:port`` (one value per connection, so connection reuse shows); ``route`` the doc id
     (``None`` for an unknown path or method); ``status`` the HTTP status answered (``None``
     while in progress or when the connection was dropped); ``fault`` the injected fault
