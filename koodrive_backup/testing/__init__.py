@@ -120,11 +120,12 @@ from ._errors import (
     USER_MISMATCH,
     X_DATE_INVALID,
 )
-from ._fake import FakeKooDrive, FakeUser
+from ._fake import FakeKooDrive
 from ._faults import Fault, FaultRule
 from ._fleet import Fleet, seed_fleet
 from ._requests import FakeRequest
 from ._routes import PREFIX, ROUTE_NAMES
+from ._seeding import FakeUser
 
 __all__ = [
     "CONFIG_CONFLICT",

@@ -181,3 +181,58 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
     if prefix != kind or not digits.isdigit():
         raise bad_request("cursor is invalid")
     return int(digits)
+
+
+# --- request items of the file and scope endpoints (reference §4.1, §6.1) -------------
+
+MAX_BATCH: Final = 100
+MAX_PATH_LEN: Final = 10000
+MAX_FILE_NAME: Final = 250
+BAD_FILE_NAME_CHARS: Final = frozenset('<>|:"*?/')
+
+
+def file_name(name: str | None) -> str:
+    """Reference §4.1: <= 250 chars, none of < > | : " * ? /, not "", "." or ".."."""
+    if name is None or name in ("", ".", ".."):
+        raise bad_request('fileName must not be empty, "." or ".."')
+    if len(name) > MAX_FILE_NAME or not BAD_FILE_NAME_CHARS.isdisjoint(name):
+        raise bad_request('fileName is too long or contains one of < > | : " * ? /')
+    return name
+
+
+def file_extra(body: JsonObject) -> JsonObject:
+    extra: JsonObject = {}
+    for name in ("description", "mimeType", "fileType", "sha256"):
+        value = string(body, name)
+        if value is not None:
+            extra[name] = value
+    parents = string_list(body, "parentFolder")
+    if parents is not None:
+        extra["parentFolder"] = parents
+    length = integer(body, "length")
+    if length is not None:
+        extra["size"] = length
+    return extra
+
+
+def _scope_path(item: Mapping[str, Any], name: str) -> str:
+    value = string(item, name, max_len=MAX_PATH_LEN) or ""
+    if value and (not value.startswith("/") or "\\" in value):
+        raise bad_request(f"{name} must be empty or start with / and hold no backslash")
+    return value
+
+
+def scope_pairs(value: object) -> list[tuple[str, str]]:
+    """``scopeList``: <= 100 ScopeBaseInfo objects (reference §6.1)."""
+    if not isinstance(value, list) or len(value) > MAX_BATCH:
+        raise bad_request(f"scopeList must be a list of at most {MAX_BATCH} items")
+    pairs = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise bad_request("scopeList items must be objects")
+        check_fields(item, (), ("localPath", "targetFolderPath"))
+        pair = (_scope_path(item, "localPath"), _scope_path(item, "targetFolderPath"))
+        if pair == ("", ""):
+            raise bad_request("localPath and targetFolderPath must not both be empty")
+        pairs.append(pair)
+    return pairs

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._fake import FakeKooDrive, FakeUser
+from ._fake import FakeKooDrive
+from ._seeding import FakeUser
 from ._store import format_time
 
 __all__ = ["Fleet", "seed_fleet"]

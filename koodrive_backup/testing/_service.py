@@ -37,10 +37,7 @@ from ._errors import (
 from ._store import Device, Lock, Record, Store, page_after
 
 JsonObject = dict[str, Any]
-MAX_BATCH: Final = 100
-MAX_PATH_LEN: Final = 10000
-MAX_FILE_NAME: Final = 250
-BAD_FILE_NAME_CHARS: Final = frozenset('<>|:"*?/')
+MAX_BATCH: Final = d.MAX_BATCH
 FILE_FIELDS: Final = ("description", "mimeType", "fileType", "parentFolder", "sha256", "length")
 TRACE_ID_LEN: Final = 58
 
@@ -231,8 +228,8 @@ class Service:
     def create_file(self, call: Call) -> JsonObject:
         body = call.json()
         d.check_fields(body, ("fileName",), FILE_FIELDS)
-        name = _file_name(d.string(body, "fileName"))
-        extra = _file_extra(body)
+        name = d.file_name(d.string(body, "fileName"))
+        extra = d.file_extra(body)
         lock = self._lock(call)
         record = self._record(call)
         self._same_module(lock, record.module_code)
@@ -283,7 +280,7 @@ class Service:
         body = call.json()
         d.check_fields(body, ("moduleCode", "scopeList"))
         module_code = d.module_code(body["moduleCode"])
-        pairs = _scope_pairs(body["scopeList"])
+        pairs = d.scope_pairs(body["scopeList"])
         device = self._device(call, call.path_id)
         created: list[JsonObject] = []
         failed: list[JsonObject] = []
@@ -387,50 +384,3 @@ def _repeats(ids: list[str]) -> list[JsonObject]:
 
 def _delete_failure(scope_id: str, code: str, msg: str) -> JsonObject:
     return {"scopeId": scope_id, "errorCode": code, "msg": msg}
-
-
-def _file_name(name: str | None) -> str:
-    """Reference §4.1: <= 250 chars, none of < > | : " * ? /, not "", "." or ".."."""
-    if name is None or name in ("", ".", ".."):
-        raise bad_request('fileName must not be empty, "." or ".."')
-    if len(name) > MAX_FILE_NAME or not BAD_FILE_NAME_CHARS.isdisjoint(name):
-        raise bad_request('fileName is too long or contains one of < > | : " * ? /')
-    return name
-
-
-def _file_extra(body: JsonObject) -> JsonObject:
-    extra: JsonObject = {}
-    for name in ("description", "mimeType", "fileType", "sha256"):
-        value = d.string(body, name)
-        if value is not None:
-            extra[name] = value
-    parents = d.string_list(body, "parentFolder")
-    if parents is not None:
-        extra["parentFolder"] = parents
-    length = d.integer(body, "length")
-    if length is not None:
-        extra["size"] = length
-    return extra
-
-
-def _scope_path(item: Mapping[str, Any], name: str) -> str:
-    value = d.string(item, name, max_len=MAX_PATH_LEN) or ""
-    if value and (not value.startswith("/") or "\\" in value):
-        raise bad_request(f"{name} must be empty or start with / and hold no backslash")
-    return value
-
-
-def _scope_pairs(value: object) -> list[tuple[str, str]]:
-    """``scopeList``: <= 100 ScopeBaseInfo objects (reference §6.1)."""
-    if not isinstance(value, list) or len(value) > MAX_BATCH:
-        raise bad_request(f"scopeList must be a list of at most {MAX_BATCH} items")
-    pairs = []
-    for item in value:
-        if not isinstance(item, dict):
-            raise bad_request("scopeList items must be objects")
-        d.check_fields(item, (), ("localPath", "targetFolderPath"))
-        pair = (_scope_path(item, "localPath"), _scope_path(item, "targetFolderPath"))
-        if pair == ("", ""):
-            raise bad_request("localPath and targetFolderPath must not both be empty")
-        pairs.append(pair)
-    return pairs
