@@ -20,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "koodrive_backup"
 LAYERS = [
     "errors",  # the exception tree: a leaf
     "models",  # attrs classes only
+    "_wire",  # the wire's primitive values: names, strings, ints, timestamps, enums
     "_codec",  # the one cattrs converter
     "_protocol",  # sans-I/O: endpoint descriptions, requests, answers -> data or errors
     "_validate",  # argument checks before any I/O

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from koodrive_backup import KooDriveError, models
 from koodrive_backup import _endpoints as ep
-from koodrive_backup._codec import ShapeError, structure, wire_name
+from koodrive_backup._codec import ShapeError, structure, structure_explained, wire_name
 from koodrive_backup._protocol import RawResponse, read_payload
 
 # Bounded runs: ~30 parametrized targets, so a few dozen examples each keep the file at a few
@@ -127,6 +127,25 @@ def test_structure_only_raises_shape_errors(cls: Any) -> None:
             assert str(exc).isprintable()
         else:
             assert isinstance(decoded, getattr(cls, "__origin__", cls))
+
+    check()
+
+
+@pytest.mark.parametrize("cls", TARGETS, ids=lambda c: getattr(c, "__name__", str(c)))
+def test_the_generated_fast_path_agrees_with_cattrs_own(cls: Any) -> None:
+    """The generated structure functions decide; cattrs' own explain failures: they must
+    accept the same data and decode it to equal values."""
+
+    @BOUNDED
+    @given(data=anything_for(cls))
+    def check(data: Any) -> None:
+        try:
+            reference = structure_explained(data, cls)
+        except ShapeError:
+            with pytest.raises(ShapeError):
+                structure(data, cls)
+        else:
+            assert structure(data, cls) == reference
 
     check()
 
