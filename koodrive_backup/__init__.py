@@ -26,7 +26,9 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
+    TokenProviderError,
 )
 from .models import (
     NOT_FOUND_CODE,
@@ -97,6 +99,7 @@ __all__ = [
     "RawResponse",
     "RecordFailure",
     "RecordStatus",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "ScopeAddFailure",
     "ScopeFailure",
@@ -105,6 +108,7 @@ __all__ = [
     "ServerError",
     "SignableRequest",
     "SystemClock",
+    "TokenProviderError",
     "Transport",
     "__version__",
 ]
