@@ -16,7 +16,7 @@ from urllib.parse import quote
 from ._protocol import Endpoint, Payload, Request, host_header, read_payload
 from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock
-from ._transport import Clock, HttpRequest, Transport
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Clock, HttpRequest, Transport
 from .errors import AuthenticationError
 
 __all__ = ["Session"]
@@ -39,6 +39,7 @@ class Session:
         transport: Transport,
         clock: Clock,
         clock_skew_margin: float,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url
         self.auth = auth
@@ -46,6 +47,7 @@ class Session:
         self.clock = clock
         self.retrier = Retrier(retry, sleep=clock.sleep, clock=clock.monotonic)
         self._host = host_header(base_url)  # what the transport sends, and a signature covers
+        self._max_response_bytes = max_response_bytes
         self._user_id = user_id
         self._timeout = timeout
         self._x_date = XDateClock(clock_skew_margin, now=clock.time)
@@ -110,4 +112,6 @@ class Session:
         url = self.base_url + req.path
         if req.query:
             url += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in req.query)
-        return HttpRequest(req.endpoint.method, url, headers, req.body, self._timeout)
+        return HttpRequest(
+            req.endpoint.method, url, headers, req.body, self._timeout, self._max_response_bytes
+        )

@@ -25,7 +25,14 @@ from ._requester import Requester
 from ._retry import RetryPolicy
 from ._session import Session
 from ._signing import Auth, BearerAuth
-from ._transport import AiohttpTransport, ClientSession, Clock, SystemClock, Transport
+from ._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    AiohttpTransport,
+    ClientSession,
+    Clock,
+    SystemClock,
+    Transport,
+)
 
 __all__ = ["BackupClient"]
 
@@ -42,6 +49,10 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
     ``BearerAuth(token)``) or ``auth``; ``timeout`` is seconds per attempt; ``session`` borrows
     an ``aiohttp.ClientSession`` that is never closed by the client; ``http://`` is refused
     unless the host is loopback or ``allow_insecure_http=True``.
+
+    ``max_response_bytes`` (default 8 MiB) bounds every answer body, counted after
+    decompression: a larger one raises ``ResponseTooLargeError`` (not retried) and is not read
+    past the limit, so memory stays bounded whatever the server sends.
 
     Extra keyword options: ``clock_skew_margin`` (seconds ``X-Date`` is backdated so that a
     server clock slightly behind ours never sees a future time; default 5),
@@ -66,6 +77,7 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
         connection_limit: int = 100,
         transport: Transport | None = None,
         clock: Clock | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if (token is None) == (auth is None):
             raise TypeError("pass exactly one of token= or auth=")
@@ -87,6 +99,7 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
             transport=transport or AiohttpTransport(session, connection_limit=limit),
             clock=clock or SystemClock(),
             clock_skew_margin=clock_skew_margin,
+            max_response_bytes=check.positive_int(max_response_bytes, "max_response_bytes"),
         )
         super().__init__(Requester(session_))
 

@@ -13,8 +13,8 @@
 Counting: "requests" are what the server saw (``fake.request_count``, all routes); "chunk
 requests" those of ``batchDeleteBackupScope``; every chunk request beyond one per chunk is a
 repeat caused by a fault. "SDK retries" are counted from the SDK's INFO log records
-("retrying ... after attempt N failed"). The two can differ by aiohttp's own transparent
-re-send of an idempotent request whose pooled connection was dropped (not an SDK attempt).
+("retrying ... after attempt N failed"). The two agree: the SDK turns off aiohttp's own
+re-send of an idempotent request after a dropped connection (every request is an attempt).
 """
 
 from __future__ import annotations
