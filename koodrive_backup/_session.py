@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from ._protocol import Endpoint, Payload, Request, host_header, read_payload
 from ._retry import Retrier, RetryPolicy
-from ._signing import Auth, SignableRequest, XDateClock
+from ._signing import Auth, SignableRequest, XDateClock, bounded
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Clock, HttpRequest, Transport
 from .errors import AuthenticationError
 
@@ -57,6 +57,7 @@ class Session:
         """Close the transport; later calls raise ``RuntimeError``. Safe to call twice."""
         self.closed = True
         await self.transport.aclose()
+        await self.auth.aclose()  # no credential fetch outlives the client
 
     async def call(
         self, endpoint: Endpoint[T], /, *, retry_unsafe: bool = False, **values: Any
@@ -89,7 +90,9 @@ class Session:
             signable = SignableRequest(
                 req.endpoint.method, self._host, req.path, req.query, signed, req.body
             )
-            used = await self.auth.headers(signable)
+            used = self.auth.headers_now(signable)
+            if used is None:  # a credential to fetch: bounded by the attempt's timeout
+                used = await bounded(self.auth.headers(signable), self._timeout, signable)
             response = await self.transport.send(self._http_request(req, x_date, used))
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s -> %d (attempt %d)", req, response.status, number)
@@ -99,7 +102,7 @@ class Session:
                 if refreshed:
                     self.auth.forget()
                     raise
-                if not await self.auth.refresh(used):
+                if not await bounded(self.auth.refresh(used), self._timeout, signable):
                     raise
                 refreshed = True
 
