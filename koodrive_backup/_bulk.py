@@ -172,8 +172,9 @@ class BulkOps(Operations):
         that still fails after retries leaves its ID unprocessed and its exception in
         ``errors``. After an ``AuthenticationError``/``PermissionDeniedError``, or when the
         managed lock is lost mid-way (``LockLostError`` in ``errors``), no new request is
-        started and the rest is unprocessed. ``result.gone`` lists the IDs deleted or not
-        found (a retry after a lost answer meets 404). ``on_progress`` gets a
+        started and the rest is unprocessed. A retry answered 404 after an attempt that may
+        have deleted the record counts as deleted (``delete_record``). ``result.gone`` lists
+        the IDs deleted or not found. ``on_progress`` gets a
         ``BatchProgress`` after each request. Nothing is raised for a partial failure;
         cancelling the call cancels the requests in flight.
         """

@@ -218,7 +218,10 @@ RELEASE_LOCK: Endpoint[None] = Endpoint("releaseBackupLock", "DELETE", "/lock", 
 # Records (§3; seed pages 004 and 000). completeBackup sends {} when nothing is set (§3.4).
 _RECORD = "/record/{record_id}"
 GET_RECORD = Endpoint("getBackupRecord", "GET", _RECORD, data(BackupRecord), headers=_LOCK)
-DELETE_RECORD: Endpoint[None] = Endpoint("deleteBackupRecord", "DELETE", _RECORD, headers=_LOCK)
+# A retry that meets 404 after an attempt that may have deleted the record: done (API.md).
+DELETE_RECORD: Endpoint[None] = Endpoint(
+    "deleteBackupRecord", "DELETE", _RECORD, headers=_LOCK, gone_on_retry_404=True
+)
 CREATE_RECORD = Endpoint(
     "createBackupRecord",
     "POST",

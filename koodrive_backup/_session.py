@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -17,7 +17,7 @@ from ._protocol import Endpoint, Payload, Request, host_header, read_payload
 from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock, bounded
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Clock, HttpRequest, Transport
-from .errors import AuthenticationError
+from .errors import APIConnectionError, AuthenticationError, NotFoundError, ServerError
 
 __all__ = ["Session"]
 
@@ -71,7 +71,9 @@ class Session:
             raise RuntimeError("this BackupClient is closed")
         req = endpoint.request(values)
         idempotent = retry_unsafe or endpoint.idempotent
-        attempt = partial(self._attempt, req)
+        attempt: Callable[[int], Awaitable[Payload]] = partial(self._attempt, req)
+        if endpoint.gone_on_retry_404:
+            attempt = GoneOnRetry(attempt, req)
         return endpoint.answer(
             await self.retrier.run(attempt, idempotent=idempotent, describe=req), req
         )
@@ -118,3 +120,36 @@ class Session:
         return HttpRequest(
             req.endpoint.method, url, headers, req.body, self._timeout, self._max_response_bytes
         )
+
+
+class GoneOnRetry:
+    """The attempts of a call whose target may already be gone when a retry meets 404.
+
+    API.md "A delete whose answer was lost": once an attempt may have reached the server (the
+    request was sent, then a timeout, a reset or a 5xx answer), a 404 on a later attempt of the
+    same call means that attempt did the work: the call returns normally, logged at INFO. A
+    404 before that (on the first attempt, or after failures that prove nothing was sent) is
+    the caller's ``NotFoundError``. Used for endpoints marked ``gone_on_retry_404``.
+    """
+
+    def __init__(self, attempt: Callable[[int], Awaitable[Payload]], req: Request) -> None:
+        self._attempt = attempt
+        self._req = req
+        self._maybe_processed = False
+
+    async def __call__(self, number: int) -> Payload:
+        try:
+            return await self._attempt(number)
+        except NotFoundError:
+            if not self._maybe_processed:
+                raise
+            logger.info(
+                "%s: 404 on attempt %d after an earlier attempt may have done it: taken as done",
+                self._req,
+                number,
+            )
+            return {}
+        except (APIConnectionError, ServerError) as exc:
+            if not isinstance(exc, APIConnectionError) or exc.request_sent:
+                self._maybe_processed = True
+            raise

@@ -308,6 +308,17 @@ async def test_record_get_and_delete(fake: FakeKooDrive) -> None:
     assert "HTTP 404" in _one_line_error(missing)
 
 
+async def test_record_delete_whose_answer_was_lost_succeeds(fake: FakeKooDrive) -> None:
+    """API.md "A delete whose answer was lost": the CLI follows the SDK (issue 11)."""
+    record_id = fake.add_record(fake.add_device())
+    fake.inject(Fault.lose_response(), route="deleteBackupRecord")
+    lock_id = fake.add_lock("101")
+    deleted = await cli("record", "delete", record_id, "--lock-id", lock_id, "--json", fake=fake)
+    assert deleted.status == 0, deleted.err
+    assert deleted.json() == {"record_id": record_id, "deleted": True}
+    assert fake.route_counts["deleteBackupRecord"] == 2 and not fake.has_record(record_id)
+
+
 # --- demo and fake-server -----------------------------------------------------------------
 
 
