@@ -3,6 +3,10 @@
 ``Session.call`` runs one API call under the retry policy. Each attempt gets a fresh
 ``X-Date`` and fresh auth headers; the exchange itself goes through the injectable
 ``Transport`` (``_transport``), so everything here is tested without sockets.
+
+One rule for paths: a ``base_url`` may carry a path prefix (``https://host/gateway``); the
+path *sent* (``/gateway/koodrive/ose/v1/backup/...``) is the request's ``path`` everywhere:
+in the URL, in the HMAC canonical request, in error messages and log lines.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ._protocol import Endpoint, Payload, Request, host_header, read_payload
 from ._retry import Retrier, RetryPolicy
@@ -47,6 +51,9 @@ class Session:
         self.clock = clock
         self.retrier = Retrier(retry, sleep=clock.sleep, clock=clock.monotonic)
         self._host = host_header(base_url)  # what the transport sends, and a signature covers
+        parts = urlsplit(base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._prefix = parts.path.rstrip("/")  # the base_url's own path, part of every path
         self._max_response_bytes = max_response_bytes
         self._user_id = user_id
         self._timeout = timeout
@@ -70,6 +77,8 @@ class Session:
         if self.closed:  # before any I/O, and never retried
             raise RuntimeError("this BackupClient is closed")
         req = endpoint.request(values)
+        if self._prefix:
+            req = req._replace(path=self._prefix + req.path)
         idempotent = retry_unsafe or endpoint.idempotent
         attempt: Callable[[int], Awaitable[Payload]] = partial(self._attempt, req)
         if endpoint.gone_on_retry_404:
@@ -114,7 +123,7 @@ class Session:
             headers["Content-Type"] = "application/json"
         headers.update(req.headers)
         headers.update(auth)
-        url = self.base_url + req.path
+        url = self._origin + req.path
         if req.query:
             url += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in req.query)
         return HttpRequest(

@@ -39,6 +39,8 @@ class FakeKooDrive:
     Use ``async with FakeKooDrive() as fake:`` or ``await fake.start()`` /
     ``await fake.close()``. ``fake.url``, ``fake.user_id`` and ``fake.token`` make a valid
     bearer credential; ``app_id``/``app_secret`` also enable HMAC signing for that user.
+    ``path_prefix="/gateway"`` serves the API under that path, as behind a gateway (``url``
+    then ends with it; signatures cover the whole path received).
     """
 
     def __init__(
@@ -56,9 +58,12 @@ class FakeKooDrive:
         clock_skew: float = 0.0,
         seed: int | None = None,
         record_requests: bool = True,
+        path_prefix: str = "",
     ) -> None:
         if (app_id is None) != (app_secret is None):
             raise TypeError("give both app_id and app_secret, or neither")
+        if path_prefix and (not path_prefix.startswith("/") or path_prefix.endswith("/")):
+            raise ValueError('path_prefix is "" or like "/gateway" (no trailing slash)')
         self.host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -74,6 +79,7 @@ class FakeKooDrive:
             self._service, self._creds, self._faults, self._stats, self._clock
         )
         self._pipeline.latency = latency
+        self._pipeline.path_prefix = path_prefix
         self.user_id, self.token = self.add_user(token=token, user_id=user_id)
         self.app_id = app_id
         self.app_secret = app_secret
@@ -117,11 +123,12 @@ class FakeKooDrive:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>`` (no path: clients add ``/koodrive/ose/v1/backup``)."""
+        """``http://127.0.0.1:<port>`` plus any ``path_prefix`` (clients add
+        ``/koodrive/ose/v1/backup``)."""
         if self._runner is None:
             raise RuntimeError("FakeKooDrive is not started")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self._port}"
+        return f"http://{host}:{self._port}{self._pipeline.path_prefix}"
 
     @property
     def api_url(self) -> str:
