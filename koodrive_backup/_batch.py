@@ -245,14 +245,23 @@ class Batch(Generic[K, F]):
             if self.stopped_by is not None:
                 await self._settle(index, keys, None, None, sent=False)
                 continue
-            try:
-                answer = await self.rules.send_chunk(keys)
-            except KooDriveError as exc:
-                if self.stopped_by is None and self.rules.stop_when(exc):
-                    self.stopped_by = exc  # every later request would fail the same way
-                await self._settle(index, keys, None, exc, sent=True)
-                continue
-            await self._settle(index, keys, answer, None, sent=True)
+            answer, error = await self._send(index, keys)
+            if error is not None and self.stopped_by is None and self.rules.stop_when(error):
+                self.stopped_by = error  # every later request would fail the same way
+            await self._settle(index, keys, answer, error, sent=True)
+
+    async def _send(
+        self, index: int, keys: list[K]
+    ) -> tuple[ChunkAnswer[K, F] | None, KooDriveError | None]:
+        """The chunk's answer, or its error: whatever goes wrong inside a chunk (any
+        ``Exception``, foreseen or not) is that chunk's error; only cancellation (and other
+        ``BaseException`` s) ends the batch."""
+        try:
+            return await self.rules.send_chunk(keys), None
+        except KooDriveError as exc:
+            return None, exc
+        except Exception as exc:
+            return None, _unexpected(index, exc)
 
     async def _settle(
         self,
@@ -380,6 +389,16 @@ class _Merge(Generic[K, F]):
             tuple(self.gone),
             stopped_by=stopped_by,
         )
+
+
+def _unexpected(index: int, exc: Exception) -> KooDriveError:
+    """A chunk error for an exception that is not a ``KooDriveError`` (a bug, a closed
+    client's ``RuntimeError``): a plain ``KooDriveError`` naming its type and text, with its
+    traceback (where it happened) but no chain (``__cause__``/``__context__``): whatever
+    the original refers to stays out of the result."""
+    error = KooDriveError(f"batch chunk {index}: unexpected {type(exc).__name__}: {exc}")
+    logger.warning("%s", error)
+    return error.with_traceback(exc.__traceback__)
 
 
 async def _report(on_progress: ProgressCallback, progress: BatchProgress) -> None:
