@@ -42,8 +42,6 @@ __all__ = [
 logger = logging.getLogger("koodrive_backup")
 
 K = TypeVar("K", bound=Hashable)
-
-
 F = TypeVar("F")  # a per-key failure value, e.g. ScopeFailure
 
 #: ``on_progress``: a plain callable, or one returning an awaitable (an ``async def``).
@@ -245,23 +243,15 @@ class Batch(Generic[K, F]):
             if self.stopped_by is not None:
                 await self._settle(index, keys, None, None, sent=False)
                 continue
-            answer, error = await self._send(index, keys)
-            if error is not None and self.stopped_by is None and self.rules.stop_when(error):
-                self.stopped_by = error  # every later request would fail the same way
+            answer: ChunkAnswer[K, F] | None = None
+            error: KooDriveError | None = None
+            try:
+                answer = await self.rules.send_chunk(keys)
+            except Exception as exc:  # any failure inside a chunk, foreseen or not, is its error
+                error = exc if isinstance(exc, KooDriveError) else _unexpected(index, exc)
+                if self.stopped_by is None and self.rules.stop_when(error):
+                    self.stopped_by = error  # every later request would fail the same way
             await self._settle(index, keys, answer, error, sent=True)
-
-    async def _send(
-        self, index: int, keys: list[K]
-    ) -> tuple[ChunkAnswer[K, F] | None, KooDriveError | None]:
-        """The chunk's answer, or its error: whatever goes wrong inside a chunk (any
-        ``Exception``, foreseen or not) is that chunk's error; only cancellation (and other
-        ``BaseException`` s) ends the batch."""
-        try:
-            return await self.rules.send_chunk(keys), None
-        except KooDriveError as exc:
-            return None, exc
-        except Exception as exc:
-            return None, _unexpected(index, exc)
 
     async def _settle(
         self,
@@ -392,10 +382,8 @@ class _Merge(Generic[K, F]):
 
 
 def _unexpected(index: int, exc: Exception) -> KooDriveError:
-    """A chunk error for an exception that is not a ``KooDriveError`` (a bug, a closed
-    client's ``RuntimeError``): a plain ``KooDriveError`` naming its type and text, with its
-    traceback (where it happened) but no chain (``__cause__``/``__context__``): whatever
-    the original refers to stays out of the result."""
+    """A plain ``KooDriveError`` naming ``exc`` (a bug, a closed client's ``RuntimeError``):
+    its traceback (where it happened), no ``__cause__``/``__context__`` (nothing it holds)."""
     error = KooDriveError(f"batch chunk {index}: unexpected {type(exc).__name__}: {exc}")
     logger.warning("%s", error)
     return error.with_traceback(exc.__traceback__)

@@ -98,6 +98,18 @@ def encoded(body: bytes, encoding: str, data: bytes | None = None) -> Behaviour:
     return respond(200, body if data is None else data, {"Content-Encoding": encoding})
 
 
+FRAMINGS = ["content-length", "chunked", "gzip", "deflate"]
+
+
+def framed(framing: str, body: bytes) -> Behaviour:
+    """``body`` sent with a length, chunked (no length announced), gzip'd or deflated."""
+    if framing == "content-length":
+        return respond(200, body)
+    if framing == "chunked":
+        return chunked(body, piece=700)
+    return encoded(body, framing, (gzip.compress if framing == "gzip" else zlib.compress)(body))
+
+
 # --- item 2: the response size limit ----------------------------------------------------------
 
 
@@ -131,34 +143,20 @@ async def test_gzip_bomb_is_refused_within_bounded_memory() -> None:
     assert len(peer.requests) == 2  # the bomb was not asked for twice
 
 
-@pytest.mark.parametrize("framing", ["content-length", "chunked", "gzip", "deflate"])
+@pytest.mark.parametrize("framing", FRAMINGS)
 async def test_a_body_of_exactly_the_limit_is_read(framing: str) -> None:
-    body = padded(3000)
-    behaviour = {
-        "content-length": respond(200, body),
-        "chunked": chunked(body, piece=700),
-        "gzip": encoded(body, "gzip", gzip.compress(body)),
-        "deflate": encoded(body, "deflate", zlib.compress(body)),
-    }[framing]
-    peer = HostileServer(behaviour)
+    peer = HostileServer(framed(framing, padded(3000)))
     async with peer, client_for(peer, max_response_bytes=3000) as client:
         record = await client.get_record(RECORD_ID)
     assert record.record_id == RECORD_ID
 
 
 @pytest.mark.parametrize("borrowed", [False, True], ids=["own", "borrowed"])
-@pytest.mark.parametrize("framing", ["content-length", "chunked", "gzip", "deflate"])
+@pytest.mark.parametrize("framing", FRAMINGS)
 async def test_one_byte_over_the_limit_is_too_large_and_not_retried(
     framing: str, borrowed: bool
 ) -> None:
-    body = padded(3001)
-    behaviour = {
-        "content-length": respond(200, body),
-        "chunked": chunked(body, piece=700),
-        "gzip": encoded(body, "gzip", gzip.compress(body)),
-        "deflate": encoded(body, "deflate", zlib.compress(body)),
-    }[framing]
-    peer = HostileServer(behaviour)
+    peer = HostileServer(framed(framing, padded(3001)))
     async with peer, client_for(peer, borrowed=borrowed, max_response_bytes=3000) as client:
         with pytest.raises(ResponseTooLargeError) as info:
             await client.get_record(RECORD_ID)

@@ -28,14 +28,11 @@ from koodrive_backup.testing import FakeKooDrive, Fault
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-async def fake(clock: VirtualClock) -> AsyncIterator[FakeKooDrive]:
-    async with FakeKooDrive(clock=clock.time) as server:  # locks live 600 virtual seconds
-        yield server
+async def world() -> AsyncIterator[tuple[FakeKooDrive, VirtualClock]]:
+    """The fake and a client clock on one virtual time: locks live 600 virtual seconds."""
+    clock = VirtualClock()
+    async with FakeKooDrive(clock=clock.time) as fake:
+        yield fake, clock
 
 
 def client_for(fake: FakeKooDrive, clock: VirtualClock, **options: object) -> BackupClient:
@@ -65,10 +62,11 @@ async def watch_until_past_expiry(
 
 
 async def test_slowly_failing_renewals_lose_the_lock_by_its_expiry(
-    fake: FakeKooDrive, clock: VirtualClock
+    world: tuple[FakeKooDrive, VirtualClock],
 ) -> None:
     """Each renewal call takes 35 virtual s (503, Retry-After 35, one retry): a renewal
     started at 585 s would end at 620 s, 20 s after the lock expired on the server."""
+    fake, clock = world
     fake.inject(Fault.status(503, retry_after=35), route="renewalBackupLock", times=None)
     async with (
         client_for(fake, clock, retry=RetryPolicy(max_attempts=2)) as client,
@@ -81,10 +79,11 @@ async def test_slowly_failing_renewals_lose_the_lock_by_its_expiry(
 
 
 async def test_hanging_renewals_lose_the_lock_by_its_expiry(
-    fake: FakeKooDrive, clock: VirtualClock
+    world: tuple[FakeKooDrive, VirtualClock],
 ) -> None:
     """The renewal hangs (for real, longer than the test): only the lock's own lifetime on
     the client's clock can end it."""
+    fake, clock = world
     fake.inject(Fault.latency(3600), route="renewalBackupLock", times=None)
     async with client_for(fake, clock, timeout=3600) as client, client.lock("101") as lock:
         await watch_until_past_expiry(fake, clock, lock)
@@ -93,8 +92,9 @@ async def test_hanging_renewals_lose_the_lock_by_its_expiry(
 
 
 async def test_renewals_that_succeed_keep_the_lock_alive_past_many_lifetimes(
-    fake: FakeKooDrive, clock: VirtualClock
+    world: tuple[FakeKooDrive, VirtualClock],
 ) -> None:
+    fake, clock = world
     async with client_for(fake, clock) as client, client.lock("101") as lock:
         took = await clock.run_until(lambda: lock.renewals >= 5, step=5)
         assert took >= 5 * 300 > 600 and not lock.lost

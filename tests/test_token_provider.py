@@ -48,8 +48,12 @@ class Provider:
             raise
 
 
-def token(fake: FakeKooDrive) -> Callable[[], Awaitable[str]]:
+def token(fake: FakeKooDrive, gate: asyncio.Event | None = None) -> Callable[[], Awaitable[str]]:
+    """The fake's token, once ``gate`` (if any) is set."""
+
     async def answer() -> str:
+        if gate is not None:
+            await gate.wait()
         return fake.token
 
     return answer
@@ -140,12 +144,7 @@ async def test_a_failure_after_its_caller_was_cancelled_is_not_replayed(
 
 async def test_concurrent_callers_share_one_provider_call(fake: FakeKooDrive) -> None:
     gate = asyncio.Event()
-
-    async def slow_token() -> str:
-        await gate.wait()
-        return fake.token
-
-    provider = Provider(slow_token)
+    provider = Provider(token(fake, gate))
     async with client_with(fake, provider) as client:
         calls = [asyncio.create_task(client.get_record(RECORD_ID)) for _ in range(5)]
         await provider.started.wait()
@@ -158,12 +157,7 @@ async def test_concurrent_callers_share_one_provider_call(fake: FakeKooDrive) ->
 
 async def test_one_caller_timing_out_does_not_fail_the_others(fake: FakeKooDrive) -> None:
     gate = asyncio.Event()
-
-    async def slow_token() -> str:
-        await gate.wait()
-        return fake.token
-
-    provider = Provider(slow_token)
+    provider = Provider(token(fake, gate))
     auth = BearerAuth(token_provider=provider)
     async with (
         BackupClient(fake.url, user_id=fake.user_id, auth=auth, timeout=0.05) as quick,
