@@ -157,8 +157,14 @@ class Auth:
     flight.
     """
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "headers" in cls.__dict__ and "headers_now" not in cls.__dict__:
+            cls.headers_now = Auth.headers_now  # type: ignore[method-assign]  # await headers()
+
     def headers_now(self, request: SignableRequest) -> Mapping[str, str] | None:
-        """The headers when they can be had without waiting, else ``None``."""
+        """The headers when they can be had without waiting, else ``None``. A subclass that
+        overrides ``headers`` alone gets this default: its ``headers`` is always awaited."""
         return None
 
     async def headers(self, request: SignableRequest) -> Mapping[str, str]:
@@ -348,7 +354,13 @@ class HmacAuth(Auth):
     def __repr__(self) -> str:
         return f"HmacAuth(app_id={self.app_id!r}, app_secret=<hidden>)"
 
-    def headers_now(self, request: SignableRequest) -> Mapping[str, str]:
+    def headers_now(self, request: SignableRequest) -> Mapping[str, str] | None:
+        return self._signed(request)
+
+    async def headers(self, request: SignableRequest) -> Mapping[str, str]:
+        return self._signed(request)
+
+    def _signed(self, request: SignableRequest) -> dict[str, str]:
         canonical = canonical_request(request, self.SIGNED_HEADERS)
         sig = signature(self._secret, string_to_sign(canonical))
         return {"Authorization": authorization_header(self.app_id, self.SIGNED_HEADERS, sig)}
