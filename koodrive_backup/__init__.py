@@ -27,7 +27,9 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
+    TokenProviderError,
 )
 from .models import (
     NOT_FOUND_CODE,
@@ -99,6 +101,7 @@ __all__ = [
     "RawResponse",
     "RecordFailure",
     "RecordStatus",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "ScopeAddFailure",
     "ScopeFailure",
@@ -107,6 +110,7 @@ __all__ = [
     "ServerError",
     "SignableRequest",
     "SystemClock",
+    "TokenProviderError",
     "Transport",
     "__version__",
 ]

@@ -42,8 +42,6 @@ __all__ = [
 logger = logging.getLogger("koodrive_backup")
 
 K = TypeVar("K", bound=Hashable)
-
-
 F = TypeVar("F")  # a per-key failure value, e.g. ScopeFailure
 
 #: ``on_progress``: a plain callable, or one returning an awaitable (an ``async def``).
@@ -245,14 +243,15 @@ class Batch(Generic[K, F]):
             if self.stopped_by is not None:
                 await self._settle(index, keys, None, None, sent=False)
                 continue
+            answer: ChunkAnswer[K, F] | None = None
+            error: KooDriveError | None = None
             try:
                 answer = await self.rules.send_chunk(keys)
-            except KooDriveError as exc:
-                if self.stopped_by is None and self.rules.stop_when(exc):
-                    self.stopped_by = exc  # every later request would fail the same way
-                await self._settle(index, keys, None, exc, sent=True)
-                continue
-            await self._settle(index, keys, answer, None, sent=True)
+            except Exception as exc:  # any failure inside a chunk, foreseen or not, is its error
+                error = exc if isinstance(exc, KooDriveError) else _unexpected(index, exc)
+                if self.stopped_by is None and self.rules.stop_when(error):
+                    self.stopped_by = error  # every later request would fail the same way
+            await self._settle(index, keys, answer, error, sent=True)
 
     async def _settle(
         self,
@@ -380,6 +379,14 @@ class _Merge(Generic[K, F]):
             tuple(self.gone),
             stopped_by=stopped_by,
         )
+
+
+def _unexpected(index: int, exc: Exception) -> KooDriveError:
+    """A plain ``KooDriveError`` naming ``exc`` (a bug, a closed client's ``RuntimeError``):
+    its traceback (where it happened), no ``__cause__``/``__context__`` (nothing it holds)."""
+    error = KooDriveError(f"batch chunk {index}: unexpected {type(exc).__name__}: {exc}")
+    logger.warning("%s", error)
+    return error.with_traceback(exc.__traceback__)
 
 
 async def _report(on_progress: ProgressCallback, progress: BatchProgress) -> None:

@@ -50,12 +50,14 @@ async def run_batch(
 
     ``send_chunk(chunk)``: sends one chunk (a fresh list of at most ``chunk_size`` unique keys,
     input order) and returns a ``ChunkAnswer``; retrying is its business (the session layer
-    does it). If it raises a ``KooDriveError`` the chunk's keys go to ``unprocessed`` and the
-    exception to ``errors``; the other chunks go on. Per-key outcomes (say a 404 for one
-    record) belong in ``ChunkAnswer.failed``: catch them in ``send_chunk``. After an error
-    for which ``stop_when`` is true (``stops_batch`` by default) no new chunk is started; the
-    chunks never sent are settled as unprocessed (``sent=False``). Any other exception (a bug,
-    ``RuntimeError`` for a closed client) cancels the batch and propagates.
+    does it). If it raises, the chunk's keys go to ``unprocessed`` and the exception to
+    ``errors``; the other chunks go on. A ``KooDriveError`` is kept as raised; any other
+    ``Exception`` (a bug, ``RuntimeError`` for a client closed mid-batch) becomes a plain
+    ``KooDriveError`` naming its type and text (and logged), so a batch always ends with a
+    result, except when cancelled. Per-key outcomes (say a 404 for one record) belong in
+    ``ChunkAnswer.failed``: catch them in ``send_chunk``. After an error for which
+    ``stop_when`` is true (``stops_batch`` by default) no new chunk is started; the chunks
+    never sent are settled as unprocessed (``sent=False``).
 
     ``chunk_size``, ``concurrency``: ints >= 1 (else ``ValueError``/``TypeError``, before
     anything is consumed); ``repeated_failure(key)``: the failure a repeat is reported as.
@@ -93,8 +95,8 @@ class BatchStream(Generic[K, F], AsyncIterator[ChunkOutcome[K, F]]):
     leaving the block early cancels the chunks in flight. Chunks go on being sent while the
     loop body runs (outcomes wait in a buffer). ``result`` is the merged ``BatchResult`` once
     the stream is exhausted or closed: after an early exit it holds every chunk that had
-    settled (read or not) and the rest as unprocessed. An unexpected exception of the batch is
-    raised by the iteration.
+    settled (read or not) and the rest as unprocessed. Chunk failures are outcomes (their
+    ``error``), never exceptions of the iteration.
     """
 
     def __init__(self, batch: Batch[K, F]) -> None:

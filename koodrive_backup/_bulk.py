@@ -23,7 +23,7 @@ from ._batch import (
     prepare,
 )
 from ._batch_stream import BatchStream
-from ._requester import Operations
+from ._requester import Operations, Requester
 from ._retry import STOP_ERRORS, is_retryable
 from .errors import APIError
 from .models import (
@@ -140,6 +140,7 @@ class BulkOps(Operations):
             return ChunkAnswer(answer.scope_id_list, failed)
 
         return _batch(
+            self._rq,
             ids,
             send,
             options.get("chunk_size", ep.MAX_IDS_PER_REQUEST),
@@ -172,8 +173,9 @@ class BulkOps(Operations):
         that still fails after retries leaves its ID unprocessed and its exception in
         ``errors``. After an ``AuthenticationError``/``PermissionDeniedError``, or when the
         managed lock is lost mid-way (``LockLostError`` in ``errors``), no new request is
-        started and the rest is unprocessed. ``result.gone`` lists the IDs deleted or not
-        found (a retry after a lost answer meets 404). ``on_progress`` gets a
+        started and the rest is unprocessed. A retry answered 404 after an attempt that may
+        have deleted the record counts as deleted (``delete_record``). ``result.gone`` lists
+        the IDs deleted or not found. ``on_progress`` gets a
         ``BatchProgress`` after each request. Nothing is raised for a partial failure;
         cancelling the call cancels the requests in flight.
         """
@@ -217,7 +219,9 @@ class BulkOps(Operations):
                 return ChunkAnswer(failed=((record_id, _record_failure(record_id, exc)),))
             return ChunkAnswer(deleted=(record_id,))
 
-        return _batch(ids, send, 1, concurrency, on_progress, _repeated_record, _status_404)
+        return _batch(
+            self._rq, ids, send, 1, concurrency, on_progress, _repeated_record, _status_404
+        )
 
     async def add_scopes(
         self,
@@ -267,13 +271,14 @@ class BulkOps(Operations):
             return _scopes_added(answer, created)
 
         report = None if on_progress is None else _as_add_progress(on_progress)
-        batch = _batch(specs, send, chunk_size, concurrency, report, _repeated_spec, None)
+        batch = _batch(self._rq, specs, send, chunk_size, concurrency, report, _repeated_spec, None)
         result = await batch.run()
         added = tuple(created[spec] for spec in result.deleted)
         return AddScopesResult(added, result.failed, result.unprocessed, result.errors)
 
 
 def _batch(
+    rq: Requester,
     keys: list[K],
     send: SendChunk[K, F],
     chunk_size: int,
@@ -282,8 +287,13 @@ def _batch(
     repeated: Callable[[K], F],
     is_gone: Callable[[F], bool] | None,
 ) -> Batch[K, F]:
-    """The engine, with the server's per-request limit on ``chunk_size``."""
-    return prepare(
+    """The engine, with the server's per-request limit on ``chunk_size``.
+
+    A closed client raises ``RuntimeError`` here, like any call on it; a client closed
+    mid-batch makes the chunk that meets it fail (a ``KooDriveError`` in ``errors``) and
+    stops the batch: the rest is unprocessed, and the result is returned.
+    """
+    batch = prepare(
         keys,
         send,
         chunk_size=chunk_size,
@@ -291,8 +301,11 @@ def _batch(
         repeated_failure=repeated,
         on_progress=on_progress,
         is_gone=is_gone,
+        stop_when=rq.stops_batch,
         max_chunk_size=ep.MAX_IDS_PER_REQUEST,
     )
+    rq.ensure_open()
+    return batch
 
 
 # --- delete_scopes ----------------------------------------------------------------------------

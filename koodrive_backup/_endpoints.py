@@ -172,10 +172,27 @@ _decode_scope_add = top_level(ScopeAddAnswer)
 
 
 def scope_add_answer(payload: Payload, req: Request) -> ScopeAddAnswer:
+    """batchAddBackupScope's answer, or ``DecodeError`` for a shape it does not recognise.
+
+    Lenient decoding would read an unknown shape (the lists wrapped in ``data``, items that
+    name no path) as "nothing created, nothing failed": every scope unprocessed, no error,
+    and a re-send creating them twice. So the answer must carry ``scopeList`` or
+    ``failedScopeList`` at top level (``null`` reads as empty), and every item must name
+    the path pair it is about (the only way to match it to a scope sent).
+    """
+    if "scopeList" not in payload and "failedScopeList" not in payload:
+        raise DecodeError(f"{req}: answer has neither scopeList nor failedScopeList", status=200)
     failed = payload.get("failedScopeList")
     if isinstance(failed, Mapping):  # typed as one object like the delete call's (§6.3)
         payload = {**payload, "failedScopeList": [failed]}
-    return _decode_scope_add(payload, req)
+    answer = _decode_scope_add(payload, req)
+    for field, entries in (
+        ("scopeList", answer.scope_list),
+        ("failedScopeList", answer.failed_scope_list),
+    ):
+        if any(not (item.local_path or item.target_folder_path) for item in entries):
+            raise DecodeError(f"{req}: a {field} item names no path", status=200)
+    return answer
 
 
 def created_file(payload: Payload, req: Request) -> CreatedFile:
@@ -218,7 +235,10 @@ RELEASE_LOCK: Endpoint[None] = Endpoint("releaseBackupLock", "DELETE", "/lock", 
 # Records (§3; seed pages 004 and 000). completeBackup sends {} when nothing is set (§3.4).
 _RECORD = "/record/{record_id}"
 GET_RECORD = Endpoint("getBackupRecord", "GET", _RECORD, data(BackupRecord), headers=_LOCK)
-DELETE_RECORD: Endpoint[None] = Endpoint("deleteBackupRecord", "DELETE", _RECORD, headers=_LOCK)
+# A retry that meets 404 after an attempt that may have deleted the record: done (API.md).
+DELETE_RECORD: Endpoint[None] = Endpoint(
+    "deleteBackupRecord", "DELETE", _RECORD, headers=_LOCK, gone_on_retry_404=True
+)
 CREATE_RECORD = Endpoint(
     "createBackupRecord",
     "POST",

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from . import _endpoints as ep
 from . import _validate as check
 from ._requester import Operations, Requester
 from ._retry import is_retryable
-from .errors import KooDriveError, LockLostError
+from ._transport import Clock
+from .errors import APITimeoutError, KooDriveError, LockLostError, one_line
 from .models import LockInfo, ModuleCode
 
 __all__ = ["DEFAULT_LOCK_LIFETIME", "LockContext", "LockOps", "ManagedLock"]
@@ -35,39 +37,76 @@ class ManagedLock:
     """A lock held by ``async with client.lock(module_code) as lock:``.
 
     ``lock_id`` is the value to pass as ``lock_id=``; ``module_code`` the module it locks.
-    ``lost`` turns true when the background renewal failed for good (``error`` holds why);
-    from then on every client operation given this ``lock_id`` raises ``LockLostError``.
-    ``released`` turns true once the lock was released on exit. ``renewals`` counts the
-    successful renewals.
+    ``lost`` turns true when the background renewal failed for good (``error`` holds why), and
+    at the latest when the lock's lifetime since its last successful renewal has run out on
+    the client's clock (``expires_at``, monotonic seconds): a renewal is started before the
+    renewal it replaces would lapse, so a lock renewed in time is never "expired" here, and
+    one whose renewals fail or hang is never believed alive past its server-side expiry. From
+    then on ``check()`` raises and every client operation given this ``lock_id`` raises
+    ``LockLostError``. ``released`` turns true once the lock was released on exit.
+    ``renewals`` counts the successful renewals.
     """
 
-    __slots__ = ("_renewed_at", "error", "lock_id", "lost", "module_code", "released", "renewals")
+    __slots__ = (
+        "_lost",
+        "_now",
+        "error",
+        "expires_at",
+        "lock_id",
+        "module_code",
+        "released",
+        "renewals",
+    )
 
-    def __init__(self, lock_id: str, module_code: str, renewed_at: float) -> None:
+    def __init__(
+        self, lock_id: str, module_code: str, expires_at: float, now: Callable[[], float]
+    ) -> None:
         self.lock_id = lock_id
         self.module_code = module_code
-        self.lost = False
+        self.expires_at = expires_at
+        self._now = now
+        self._lost = False
         self.released = False
         self.error: BaseException | None = None
         self.renewals = 0
-        self._renewed_at = renewed_at
+
+    @property
+    def lost(self) -> bool:
+        """True once the renewal failed for good or the lock's lifetime ran out."""
+        return self._lost or self._now() >= self.expires_at
 
     def check(self) -> None:
         """Raise ``LockLostError`` (chained to the renewal failure) if the lock was lost."""
         if self.lost:
+            cause = self.error or _expired(self)
             raise LockLostError(
                 f"backup lock {self.lock_id} (module {self.module_code}) was lost: "
-                f"renewal failed ({self.error})"
-            ) from self.error
+                f"renewal failed ({_described(cause)})"
+            ) from cause
+
+    def _renewed(self, started: float, lifetime: float) -> None:
+        self.expires_at = started + lifetime  # counted from before the request: conservative
+        self.renewals += 1
 
     def _mark_lost(self, cause: BaseException) -> None:
-        self.lost = True
+        self._lost = True
         self.error = cause
-        logger.warning("backup lock %s lost: %s", self.lock_id, cause)
+        logger.warning("backup lock %s lost: %s", self.lock_id, _described(cause))
 
     def __repr__(self) -> str:
         state = "lost" if self.lost else "released" if self.released else "held"
         return f"ManagedLock({self.lock_id!r}, module_code={self.module_code!r}, {state})"
+
+
+def _expired(lock: ManagedLock) -> APITimeoutError:
+    return APITimeoutError(f"backup lock {lock.lock_id}: no successful renewal before it expired")
+
+
+def _described(exc: BaseException) -> str:
+    """One log-safe line for an exception (SDK messages already are one line)."""
+    if isinstance(exc, KooDriveError):
+        return str(exc)
+    return f"{type(exc).__name__}: {one_line(str(exc))}"
 
 
 class LockContext:
@@ -75,7 +114,8 @@ class LockContext:
 
     On entry: createBackupLock. While inside: renewalBackupLock every ``renew_interval``
     seconds. On exit (normal, exception or cancellation): stop renewing, then
-    releaseBackupLock. A failed release is logged, never raised: the lock expires by itself.
+    releaseBackupLock. A failed release (any exception but cancellation) is logged, never
+    raised: the lock expires by itself.
     """
 
     def __init__(
@@ -92,9 +132,10 @@ class LockContext:
     async def __aenter__(self) -> ManagedLock:
         if self._lock is not None:
             raise RuntimeError("this client.lock() context is already in use")
-        started = self._rq.clock.monotonic()
+        clock = self._rq.clock
+        started = clock.monotonic()
         info = await self._rq.call(ep.CREATE_LOCK, module_code=self.module_code)
-        lock = ManagedLock(info.lock_id, self.module_code, started)
+        lock = ManagedLock(info.lock_id, self.module_code, started + self.lifetime, clock.monotonic)
         self._lock = lock
         self._rq.hold(lock.lock_id, lock)
         self._task = asyncio.create_task(self._keep_alive(lock), name=f"renew {lock.lock_id}")
@@ -127,19 +168,21 @@ class LockContext:
             return
         try:
             await self._rq.call(ep.RELEASE_LOCK, lock_id=lock.lock_id)
-        except KooDriveError as exc:
+        except Exception as exc:  # documented as logged, never raised: it expires anyway
             level = logging.DEBUG if lock.lost else logging.WARNING
-            logger.log(level, "releasing backup lock %s failed: %s", lock.lock_id, exc)
+            logger.log(level, "releasing backup lock %s failed: %s", lock.lock_id, _described(exc))
         else:
             lock.released = True
 
     async def _keep_alive(self, lock: ManagedLock) -> None:
         """Renew every ``renew_interval``; retry transient failures while the lock lives.
 
-        A refusal (4xx: expired, unknown, foreign) marks the lock lost at once. A transient
-        failure (connection, timeout, 429, 5xx: after the transport's own retries) is tried
-        again every ``renew_interval / 5`` until the lock's lifetime since the last good
-        renewal would run out; then it is marked lost.
+        Each renewal call (with the session's own retries) is cut short when the lock's
+        lifetime runs out on the client's clock: a renewal that fails slowly or hangs cannot
+        keep the lock looking alive past its expiry. A refusal (4xx: expired, unknown,
+        foreign) marks the lock lost at once. A transient failure (connection, timeout, 429,
+        5xx) is tried again every ``renew_interval / 5`` while a new try can start before the
+        expiry; otherwise the lock is marked lost.
         """
         clock = self._rq.clock
         retry_delay = self.renew_interval / 5
@@ -147,20 +190,64 @@ class LockContext:
         while True:
             await clock.sleep(delay)
             started = clock.monotonic()
-            try:  # renewing twice is harmless: retried like a GET
-                await self._rq.call(ep.RENEW_LOCK, retry_unsafe=True, lock_id=lock.lock_id)
+            try:
+                await self._renew_before_expiry(lock, started)
             except Exception as exc:
-                expires = lock._renewed_at + self.lifetime
                 transient = isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=True)
-                if not transient or clock.monotonic() + retry_delay >= expires:
+                if not transient or clock.monotonic() + retry_delay >= lock.expires_at:
                     lock._mark_lost(exc)
                     return
-                logger.info("renewing backup lock %s failed (%s); retrying", lock.lock_id, exc)
+                logger.info(
+                    "renewing backup lock %s failed (%s); retrying", lock.lock_id, _described(exc)
+                )
                 delay = retry_delay
             else:
-                lock._renewed_at = started
-                lock.renewals += 1
+                lock._renewed(started, self.lifetime)
                 delay = self.renew_interval
+
+    async def _renew_before_expiry(self, lock: ManagedLock, now: float) -> None:
+        """One renewal call, given at most the lock's remaining lifetime (on its clock)."""
+        remaining = lock.expires_at - now
+        if remaining <= 0:
+            raise _expired(lock)
+        # Renewing twice is harmless: retried like a GET.
+        renewal = self._rq.call(ep.RENEW_LOCK, retry_unsafe=True, lock_id=lock.lock_id)
+        if not await _within(self._rq.clock, remaining, renewal):
+            raise _expired(lock)
+
+
+async def _within(clock: Clock, seconds: float, work: Awaitable[object]) -> bool:
+    """Await ``work`` for at most ``seconds`` of ``clock`` (virtual time included): True when
+    it finished (its exception is raised), False when the time ran out and it was cancelled.
+
+    ``asyncio.timeout`` on ``clock.sleep``: ``work`` runs in this task (no task per renewal);
+    a timer task cancels this task when the time is up, and the cancellation is then taken
+    back (``uncancel``), unless someone else cancelled this task too.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire(timer: asyncio.Future[None]) -> None:
+        nonlocal expired
+        if not timer.cancelled():
+            expired = True
+            task.cancel()
+
+    timer = asyncio.ensure_future(clock.sleep(seconds))
+    timer.add_done_callback(expire)
+    try:
+        await work
+    except asyncio.CancelledError:
+        if expired and task.uncancel() == 0:
+            return False
+        raise
+    else:
+        if expired:  # finished although cancelled (it swallowed our cancel): take it back
+            task.uncancel()
+        return True
+    finally:
+        timer.cancel()
 
 
 class LockOps(Operations):

@@ -79,7 +79,8 @@ class Endpoint(Generic[T]):
     ``headers`` maps argument names to header names. ``answer(payload, request)`` decodes a
     successful answer (``None``: the operation returns nothing and an empty body is fine).
     GET and DELETE are ``idempotent`` (retried on any transient failure); POST and PATCH are
-    not (see ``_retry``).
+    not (see ``_retry``). ``gone_on_retry_404``: a 404 met by a retry, after an attempt that may
+    have been processed, means "already done" (the delete whose answer was lost, API.md).
     """
 
     __slots__ = (
@@ -88,6 +89,7 @@ class Endpoint(Generic[T]):
         "_pieces",
         "_query",
         "answer",
+        "gone_on_retry_404",
         "headers",
         "idempotent",
         "method",
@@ -105,6 +107,7 @@ class Endpoint(Generic[T]):
         query: tuple[str, ...] = (),
         body: tuple[str, ...] | None = None,
         headers: tuple[tuple[str, str], ...] = (),
+        gone_on_retry_404: bool = False,
     ) -> None:
         self.route = route  # the reference's page name, e.g. "getBackupRecord"
         self.method = method
@@ -112,6 +115,7 @@ class Endpoint(Generic[T]):
         self.answer: Answer[T] = no_answer if answer is None else answer
         self.headers = headers
         self.idempotent = method in ("GET", "DELETE")
+        self.gone_on_retry_404 = gone_on_retry_404
         self._path = API_PREFIX + template
         self._pieces = _split_template(self._path)
         self._query = tuple((name, wire_name(name)) for name in query)

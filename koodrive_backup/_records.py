@@ -76,11 +76,13 @@ class RecordOps(Operations):
     async def delete_record(self, record_id: str, lock_id: str) -> None:
         """Delete a backup record and its files (``DELETE /record/{recordId}``); needs a lock.
 
-        Retried like any DELETE: a retry after a lost answer meets ``NotFoundError`` (the
-        first attempt deleted it). Raises ``ValueError``/``TypeError`` for bad arguments and
-        ``LockLostError`` for a lost managed lock before any request, ``NotFoundError`` for
-        an unknown record, and the ``KooDriveError`` subclasses for failures (a refused lock
-        is a ``ConflictError`` or another ``APIError``).
+        Retried like any DELETE. A delete whose answer was lost (API.md): when an attempt may
+        have reached the server (sent, then a timeout, a reset or a 5xx) and a later attempt
+        is answered 404, that earlier attempt deleted it: the call returns normally (logged at
+        INFO). Raises ``ValueError``/``TypeError`` for bad arguments and ``LockLostError`` for
+        a lost managed lock before any request, ``NotFoundError`` for an unknown record (a 404
+        on the first attempt), and the ``KooDriveError`` subclasses for failures (a refused
+        lock is a ``ConflictError`` or another ``APIError``).
         """
         rid = check.path_id(record_id, "record_id")
         await self._rq.call(ep.DELETE_RECORD, record_id=rid, lock_id=self._rq.lock_id(lock_id))

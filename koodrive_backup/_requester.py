@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from . import _validate as check
+from ._retry import stops_batch
 from ._session import Session
 from ._transport import Clock
+from .errors import KooDriveError
 
 __all__ = ["Lease", "Operations", "Requester"]
 
@@ -41,6 +43,16 @@ class Requester:
     @property
     def closed(self) -> bool:
         return self.session.closed
+
+    def ensure_open(self) -> None:
+        """Raise ``RuntimeError`` when the client is closed (for work that starts later)."""
+        if self.session.closed:
+            raise RuntimeError("this BackupClient is closed")
+
+    def stops_batch(self, error: KooDriveError) -> bool:
+        """The batch stop rule (``stops_batch``), and: the client was closed mid-batch (every
+        later chunk would fail with ``RuntimeError`` without a request)."""
+        return stops_batch(error) or self.session.closed
 
     def lock_id(self, value: object) -> str:
         """A lock ID argument: a header value (no CR/LF), refused if its managed lock is lost."""

@@ -11,23 +11,27 @@ Inside one attempt, two re-sends are not counted as attempts (API.md): after a 4
 the auth strategy gets a new credential, and after a 400/401/403 whose ``Date`` shows that
 the ``X-Date`` sent was off the server's clock by more than the margin (the clock re-send).
 Each happens at most once per attempt, and each waits for a rate-limit token like any send.
+
+One rule for paths: a ``base_url`` may carry a path prefix (``https://host/gateway``); the
+path *sent* (``/gateway/koodrive/ose/v1/backup/...``) is the request's ``path`` everywhere:
+in the URL, in the HMAC canonical request, in error messages and log lines.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from time import monotonic
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ._protocol import Endpoint, Payload, Request, host_header, read_payload
 from ._ratelimit import RateLimit
 from ._retry import Retrier, RetryPolicy
-from ._signing import Auth, SignableRequest, XDateClock
-from ._transport import Clock, HttpRequest, Transport
-from .errors import APIError, AuthenticationError
+from ._signing import Auth, SignableRequest, XDateClock, bounded
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Clock, HttpRequest, Transport
+from .errors import APIConnectionError, APIError, AuthenticationError, NotFoundError, ServerError
 
 __all__ = ["Session"]
 
@@ -54,6 +58,7 @@ class Session:
         clock: Clock,
         clock_skew_margin: float,
         rate_limit: RateLimit | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url
         self.auth = auth
@@ -64,6 +69,10 @@ class Session:
         self.rate_limit_wait = 0.0  # seconds this session's sends waited for a token
         self.x_date = XDateClock(clock_skew_margin, now=clock.time)
         self._host = host_header(base_url)  # what the transport sends, and a signature covers
+        parts = urlsplit(base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._prefix = parts.path.rstrip("/")  # the base_url's own path, part of every path
+        self._max_response_bytes = max_response_bytes
         self._user_id = user_id
         self._timeout = timeout
         self.closed = False
@@ -72,6 +81,7 @@ class Session:
         """Close the transport; later calls raise ``RuntimeError``. Safe to call twice."""
         self.closed = True
         await self.transport.aclose()
+        await self.auth.aclose()  # no credential fetch outlives the client
 
     async def call(
         self, endpoint: Endpoint[T], /, *, retry_unsafe: bool = False, **values: Any
@@ -84,8 +94,12 @@ class Session:
         if self.closed:  # before any I/O, and never retried
             raise RuntimeError("this BackupClient is closed")
         req = endpoint.request(values)
+        if self._prefix:
+            req = req._replace(path=self._prefix + req.path)
         idempotent = retry_unsafe or endpoint.idempotent
-        attempt = partial(self._attempt, req)
+        attempt: Callable[[int], Awaitable[Payload]] = partial(self._attempt, req)
+        if endpoint.gone_on_retry_404:
+            attempt = GoneOnRetry(attempt, req)
         return endpoint.answer(
             await self.retrier.run(attempt, idempotent=idempotent, describe=req), req
         )
@@ -111,7 +125,9 @@ class Session:
             signable = SignableRequest(
                 req.endpoint.method, self._host, req.path, req.query, signed, req.body
             )
-            used = await self.auth.headers(signable)
+            used = self.auth.headers_now(signable)
+            if used is None:  # a credential to fetch: bounded by the attempt's timeout
+                used = await bounded(self.auth.headers(signable), self._timeout, signable)
             response = await self.transport.send(self._http_request(req, stamp, used))
             date = response.headers.get("Date")
             if date != x_date.seen:  # a new second (or the first answer): worth parsing
@@ -123,16 +139,21 @@ class Session:
             except APIError as exc:
                 if not resynced and self._clock_was_off(exc, offset_used, req):
                     resynced = True
-                elif not refreshed and await self._new_credential(exc, used):
+                elif not refreshed and await self._new_credential(exc, used, signable):
                     refreshed = True
                 else:
                     if refreshed and isinstance(exc, AuthenticationError):
                         self.auth.forget()  # a second 401: the credential is no good
                     raise
 
-    async def _new_credential(self, exc: APIError, refused: Mapping[str, str]) -> bool:
-        """After a 401, whether the auth strategy got a new credential to re-send with."""
-        return isinstance(exc, AuthenticationError) and await self.auth.refresh(refused)
+    async def _new_credential(
+        self, exc: APIError, refused: Mapping[str, str], signable: SignableRequest
+    ) -> bool:
+        """After a 401, whether the auth strategy got a new credential to re-send with (the
+        fetch bounded by the attempt's timeout)."""
+        if not isinstance(exc, AuthenticationError):
+            return False
+        return await bounded(self.auth.refresh(refused), self._timeout, signable)
 
     def _clock_was_off(self, exc: APIError, offset_used: float, req: Request) -> bool:
         """Whether ``exc``'s answer shows that the ``X-Date`` sent was off the server's
@@ -154,7 +175,42 @@ class Session:
             headers["Content-Type"] = "application/json"
         headers.update(req.headers)
         headers.update(auth)
-        url = self.base_url + req.path
+        url = self._origin + req.path
         if req.query:
             url += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in req.query)
-        return HttpRequest(req.endpoint.method, url, headers, req.body, self._timeout)
+        return HttpRequest(
+            req.endpoint.method, url, headers, req.body, self._timeout, self._max_response_bytes
+        )
+
+
+class GoneOnRetry:
+    """The attempts of a call whose target may already be gone when a retry meets 404.
+
+    API.md "A delete whose answer was lost": once an attempt may have reached the server (the
+    request was sent, then a timeout, a reset or a 5xx answer), a 404 on a later attempt of the
+    same call means that attempt did the work: the call returns normally, logged at INFO. A
+    404 before that (on the first attempt, or after failures that prove nothing was sent) is
+    the caller's ``NotFoundError``. Used for endpoints marked ``gone_on_retry_404``.
+    """
+
+    def __init__(self, attempt: Callable[[int], Awaitable[Payload]], req: Request) -> None:
+        self._attempt = attempt
+        self._req = req
+        self._maybe_processed = False
+
+    async def __call__(self, number: int) -> Payload:
+        try:
+            return await self._attempt(number)
+        except NotFoundError:
+            if not self._maybe_processed:
+                raise
+            logger.info(
+                "%s: 404 on attempt %d after an earlier attempt may have done it: taken as done",
+                self._req,
+                number,
+            )
+            return {}
+        except (APIConnectionError, ServerError) as exc:
+            if not isinstance(exc, APIConnectionError) or exc.request_sent:
+                self._maybe_processed = True
+            raise

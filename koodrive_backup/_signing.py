@@ -21,11 +21,13 @@ import hashlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal, NamedTuple
+from functools import partial
+from typing import Literal, NamedTuple, TypeVar
 from urllib.parse import quote
 
 from ._protocol import parse_http_date
 from ._validate import header_value
+from .errors import TokenProviderError, one_line
 
 __all__ = [
     "Auth",
@@ -34,6 +36,7 @@ __all__ = [
     "SignableRequest",
     "XDateClock",
     "authorization_header",
+    "bounded",
     "canonical_query",
     "canonical_request",
     "canonical_uri",
@@ -42,6 +45,7 @@ __all__ = [
     "string_to_sign",
 ]
 
+T = TypeVar("T")
 TokenProvider = Callable[[], Awaitable[str]]
 _UNRESERVED = "-_.~"  # with letters and digits: RFC 3986 unreserved, never percent-encoded
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -173,12 +177,30 @@ class Auth:
     """Base class of auth strategies; subclass it to plug in your own.
 
     ``headers`` returns the headers that authenticate one attempt (at least
-    ``Authorization``). ``refresh`` is called after a 401 with the headers that were refused;
-    return True to have the request re-sent once with new headers (not counted as an attempt).
+    ``Authorization``); the session awaits it for at most the call's ``timeout`` (then the
+    call fails with ``TokenProviderError``). ``headers_now`` may return them without waiting
+    (computed, or cached), which spares the hot path a coroutine: override either (the default
+    ``headers`` uses ``headers_now``). ``refresh`` is called after a 401 with the headers that
+    were refused; return True to have the request re-sent once with new headers (not counted
+    as an attempt). ``aclose`` is called by ``client.close()``: stop any credential fetch in
+    flight.
     """
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "headers" in cls.__dict__ and "headers_now" not in cls.__dict__:
+            cls.headers_now = Auth.headers_now  # type: ignore[method-assign]  # await headers()
+
+    def headers_now(self, request: SignableRequest) -> Mapping[str, str] | None:
+        """The headers when they can be had without waiting, else ``None``. A subclass that
+        overrides ``headers`` alone gets this default: its ``headers`` is always awaited."""
+        return None
+
     async def headers(self, request: SignableRequest) -> Mapping[str, str]:
-        raise NotImplementedError
+        now = self.headers_now(request)
+        if now is None:
+            raise NotImplementedError("an Auth overrides headers() or headers_now()")
+        return now
 
     async def refresh(self, refused: Mapping[str, str]) -> bool:
         return False
@@ -186,8 +208,42 @@ class Auth:
     def forget(self) -> None:
         """Drop any cached credential (called after a second 401)."""
 
+    async def aclose(self) -> None:
+        """Stop any credential fetch in flight (called by ``client.close()``)."""
+
+
+async def bounded(awaitable: Awaitable[T], seconds: float, request: SignableRequest) -> T:
+    """Await an auth strategy's ``headers``/``refresh`` for at most ``seconds`` (the call's
+    per-attempt ``timeout``).
+
+    A strategy that does not answer in time fails the attempt with ``TokenProviderError``
+    (not retried, like any refused credential); its own exceptions pass through.
+    """
+    try:
+        async with asyncio.timeout(seconds) as scope:
+            return await awaitable
+    except TimeoutError:
+        if not scope.expired():
+            raise  # the strategy's own TimeoutError
+    raise TokenProviderError(
+        401,
+        msg=f"no credential within the call's timeout ({seconds:g} s)",
+        method=request.method,
+        path=request.path,
+    )
+
 
 _STYLES = {"bearer": "Bearer ", "bearer+": "Bearer+", "raw": ""}
+
+
+class _ProviderCall:
+    """One call of a ``token_provider``, shared by the attempts waiting for it."""
+
+    __slots__ = ("task", "waiters")
+
+    def __init__(self, task: asyncio.Future[dict[str, str]]) -> None:
+        self.task = task
+        self.waiters = 0
 
 
 class BearerAuth(Auth):
@@ -195,8 +251,15 @@ class BearerAuth(Auth):
 
     ``style``: ``"bearer"`` sends ``Bearer <token>`` (default); ``"bearer+"`` the literal
     ``Bearer+<token>`` printed in the carrier docs; ``"raw"`` the token alone (reference §8).
+
     A provider is asked when a token is first needed and its answer cached; after a 401 it is
-    asked again once (concurrent 401s share one call).
+    asked again once. Concurrent attempts share one provider call. Each attempt waits for it
+    at most the call's ``timeout``; a provider that raises, returns a non-string or does not
+    answer in time fails the attempt with ``TokenProviderError`` (naming the exception's type
+    and text; the exception itself is not chained), and the next call asks the provider again:
+    a finished call is never reused, so a failure is never replayed to a later caller. A
+    provider call that nobody waits for any more (its callers timed out or were cancelled) is
+    cancelled, and so is one in flight when a client using this auth is closed.
     """
 
     def __init__(
@@ -216,7 +279,7 @@ class BearerAuth(Auth):
         if token is not None:
             self._static = {"Authorization": self._value(token)}
         self._current: dict[str, str] | None = None
-        self._pending: asyncio.Future[dict[str, str]] | None = None
+        self._pending: _ProviderCall | None = None
         self.style = style
 
     def __repr__(self) -> str:
@@ -226,20 +289,33 @@ class BearerAuth(Auth):
     def _value(self, token: str) -> str:
         return self._prefix + header_value(token, "token")
 
+    def headers_now(self, request: SignableRequest) -> Mapping[str, str] | None:
+        return self._static or self._current
+
     async def headers(self, request: SignableRequest) -> Mapping[str, str]:
         cached = self._static or self._current
-        return cached if cached is not None else await self._ask()
+        return cached if cached is not None else await self._ask(request)
 
-    async def _ask(self) -> dict[str, str]:
-        """One provider call at a time; concurrent callers wait for the same answer."""
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(self._call_provider())
-        pending = self._pending
+    async def _ask(self, request: SignableRequest | None) -> dict[str, str]:
+        """Wait for the provider call in flight, starting one if there is none."""
+        call = self._pending
+        if call is None:
+            call = self._pending = _ProviderCall(asyncio.ensure_future(self._call_provider()))
+            call.task.add_done_callback(partial(self._settled, call))
+        call.waiters += 1
         try:
-            return await asyncio.shield(pending)
+            return await asyncio.shield(call.task)
+        except asyncio.CancelledError:
+            if not call.task.cancelled() or _cancelling():
+                raise  # this caller was cancelled (or timed out): not a provider failure
+            error = _provider_error("its call was cancelled (client closed)", request)
+        except Exception as exc:  # the provider's failure: named, not chained
+            error = _provider_error(f"raised {type(exc).__name__}: {one_line(str(exc))}", request)
         finally:
-            if pending.done() and self._pending is pending:
-                self._pending = None
+            call.waiters -= 1
+            if call.waiters == 0 and not call.task.done():
+                self._drop(call)  # nobody waits for it: leave no task behind
+        raise error
 
     async def _call_provider(self) -> dict[str, str]:
         assert self._provider is not None
@@ -249,16 +325,48 @@ class BearerAuth(Auth):
         self._current = {"Authorization": self._value(token)}
         return self._current
 
+    def _settled(self, call: _ProviderCall, task: asyncio.Future[dict[str, str]]) -> None:
+        if self._pending is call:
+            self._pending = None  # a finished call is never reused: the next caller asks again
+        if not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" log
+
+    def _drop(self, call: _ProviderCall) -> None:
+        if self._pending is call:
+            self._pending = None
+        call.task.cancel()
+
     async def refresh(self, refused: Mapping[str, str]) -> bool:
         if self._provider is None:
             return False
         if self._current is refused or self._current is None:
             self._current = None
-            await self._ask()
+            await self._ask(None)
         return True
 
     def forget(self) -> None:
         self._current = None
+
+    async def aclose(self) -> None:
+        """Cancel the provider call in flight, if any; its waiters get ``TokenProviderError``."""
+        call = self._pending
+        if call is not None:
+            self._drop(call)
+            await asyncio.wait([call.task])
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _provider_error(what: str, request: SignableRequest | None) -> TokenProviderError:
+    return TokenProviderError(
+        401,
+        msg=f"token_provider {what}",
+        method="" if request is None else request.method,
+        path="" if request is None else request.path,
+    )
 
 
 class HmacAuth(Auth):
@@ -275,7 +383,13 @@ class HmacAuth(Auth):
     def __repr__(self) -> str:
         return f"HmacAuth(app_id={self.app_id!r}, app_secret=<hidden>)"
 
+    def headers_now(self, request: SignableRequest) -> Mapping[str, str] | None:
+        return self._signed(request)
+
     async def headers(self, request: SignableRequest) -> Mapping[str, str]:
+        return self._signed(request)
+
+    def _signed(self, request: SignableRequest) -> dict[str, str]:
         canonical = canonical_request(request, self.SIGNED_HEADERS)
         sig = signature(self._secret, string_to_sign(canonical))
         return {"Authorization": authorization_header(self.app_id, self.SIGNED_HEADERS, sig)}

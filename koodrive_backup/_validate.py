@@ -182,7 +182,13 @@ def is_loopback(host: str) -> bool:
 
 
 def base_url(value: object, *, allow_insecure_http: bool) -> str:
-    """``scheme://host[:port][/prefix]`` -> the URL the API paths are appended to."""
+    """``scheme://host[:port][/prefix]`` -> the URL the API paths are appended to.
+
+    A prefix (a gateway mount point) is part of every path sent, signed and reported; its
+    segments follow the path-ID syntax (no ``%``, no ``.``/``..``, no empty segment), so the
+    path on the wire is exactly the path signed: nothing is percent-decoded or normalised
+    between the two.
+    """
     if not isinstance(value, str):
         raise TypeError(f"base_url must be a str, not {type(value).__name__}")
     parts = urlsplit(value)
@@ -197,6 +203,12 @@ def base_url(value: object, *, allow_insecure_http: bool) -> str:
             "or pass allow_insecure_http=True"
         )
     path = parts.path.rstrip("/")
+    for segment in path.split("/")[1:]:
+        if not _PATH_ID.match(segment) or segment in (".", ".."):
+            raise ValueError(
+                "a base_url path prefix is made of segments of letters, digits and ._@=+:- "
+                "(no percent-encoding, no empty, '.' or '..' segment)"
+            )
     if path.endswith(API_PREFIX):
         raise ValueError(f"base_url must not include {API_PREFIX}: the SDK adds it")
     header_value(value, "base_url")

@@ -26,7 +26,14 @@ from ._requester import Requester
 from ._retry import RetryPolicy
 from ._session import Session
 from ._signing import Auth, BearerAuth
-from ._transport import AiohttpTransport, ClientSession, Clock, SystemClock, Transport
+from ._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    AiohttpTransport,
+    ClientSession,
+    Clock,
+    SystemClock,
+    Transport,
+)
 
 __all__ = ["BackupClient"]
 
@@ -48,6 +55,10 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
     ``RateLimit`` shared by every client given it, or a number of attempts per second for
     this client alone (``None``, the default: unlimited); the retry quota is
     ``retry.retry_quota``; ``clock_offset`` is learned from the server's ``Date`` headers.
+
+    ``max_response_bytes`` (default 8 MiB) bounds every answer body, counted after
+    decompression: a larger one raises ``ResponseTooLargeError`` (not retried) and is not read
+    past the limit, so memory stays bounded whatever the server sends.
 
     Extra keyword options: ``clock_skew_margin`` (seconds ``X-Date`` is backdated below the
     server's clock, as learned, so that it never sees a future time; default 5),
@@ -73,6 +84,7 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
         transport: Transport | None = None,
         clock: Clock | None = None,
         rate_limit: RateLimit | float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if (token is None) == (auth is None):
             raise TypeError("pass exactly one of token= or auth=")
@@ -95,6 +107,7 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
             clock=clock or SystemClock(),
             clock_skew_margin=clock_skew_margin,
             rate_limit=_rate_limit(rate_limit),
+            max_response_bytes=check.positive_int(max_response_bytes, "max_response_bytes"),
         )
         super().__init__(Requester(session_))
 

@@ -8,16 +8,22 @@ r"""The exception tree of koodrive_backup (a leaf module: it imports nothing fro
     ├── APIError                  the server answered with an error: .status (HTTP), .code, .msg
     │   ├── BadRequestError       400
     │   ├── AuthenticationError   401
+    │   │   └── TokenProviderError  no token: the token_provider failed, hung or was cancelled
     │   ├── PermissionDeniedError 403
     │   ├── NotFoundError         404
     │   ├── ConflictError         409
     │   ├── RateLimitError        429 (.retry_after: float seconds or None)
     │   └── ServerError           5xx
     ├── DecodeError               the body is not JSON, or not the documented shape
+    │   └── ResponseTooLargeError the body is larger than max_response_bytes
     └── LockLostError             a managed lock could not be renewed (see ``BackupClient.lock``)
 
 Messages never contain credentials: exceptions are built from the method, the path (IDs are
-not secrets), the status and what the server said, never from request headers.
+not secrets), the status and what the server said, never from request headers. Nor does their
+chain: an SDK error raised because a third-party exception occurred (aiohttp's, whose
+``request_info.headers`` hold ``Authorization``) or a ``token_provider`` failed is raised with
+neither ``__cause__`` nor ``__context__`` pointing at it; its message names that exception's
+type and text instead.
 
 Messages are always one printable line: ``str()`` of any of these exceptions escapes control,
 format and separator characters (``\n`` -> ``\\n``, ``\x1b`` -> ``\\x1b``), so text a server
@@ -44,7 +50,9 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
+    "TokenProviderError",
 ]
 
 _BODY_EXCERPT = 200
@@ -168,6 +176,20 @@ class AuthenticationError(APIError):
     """HTTP 401: the credential was refused."""
 
 
+class TokenProviderError(AuthenticationError):
+    """No token to send: the ``token_provider`` raised, returned a non-string, did not answer
+    within the call's ``timeout``, or its call was cancelled by ``client.close()``.
+
+    ``status`` is 401 (the request could not be authenticated) and ``code`` is ``None``;
+    ``msg`` says what happened to the provider call, naming the exception it raised by type
+    and text. Not retried; the next call asks the provider again.
+    """
+
+    def _describe(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method else ""
+        return f"{where}no token: {self.msg}"
+
+
 class PermissionDeniedError(APIError):
     """HTTP 403: the credential is valid but not allowed to do this."""
 
@@ -203,6 +225,18 @@ class DecodeError(KooDriveError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild_plain, (type(self), self.args, self.__dict__))
+
+
+class ResponseTooLargeError(DecodeError):
+    """The answer's body is larger than ``max_response_bytes`` (counted after decompression).
+
+    Raised while reading, before the limit is passed (a ``Content-Length`` above the limit is
+    refused before any body byte is read); not retried. ``limit`` is the limit in bytes.
+    """
+
+    def __init__(self, message: str, *, status: int, limit: int) -> None:
+        super().__init__(message, status=status)
+        self.limit = limit
 
 
 def _rebuild_plain(

@@ -232,7 +232,9 @@ def test_decode_the_reference_list_scopes_shape() -> None:
 
 def test_decode_add_scopes_shapes() -> None:
     req = ep.ADD_SCOPES.request({"device_id": "1", "module_code": "101", "scope_list": []})
-    answer = ep.ADD_SCOPES.answer({"code": 0, "msg": "success"}, req)
+    answer = ep.ADD_SCOPES.answer({"code": 0, "scopeList": None, "failedScopeList": []}, req)
     assert answer.scope_list == () and answer.failed_scope_list == ()
+    with pytest.raises(DecodeError, match="neither scopeList nor failedScopeList"):
+        ep.ADD_SCOPES.answer({"code": 0, "msg": "success"}, req)  # issue 11 item 12c
     with pytest.raises(DecodeError):
         ep.ADD_SCOPES.answer({"scopeList": [{"localPath": "/a"}]}, req)  # a scope without an ID

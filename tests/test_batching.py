@@ -17,6 +17,7 @@ from koodrive_backup import (
     BackupClient,
     BatchProgress,
     DeleteScopesResult,
+    KooDriveError,
     PermissionDeniedError,
     RetryPolicy,
     ServerError,
@@ -163,6 +164,34 @@ async def test_a_closed_client_raises_runtime_error(fake: FakeKooDrive) -> None:
     await client.close()
     with pytest.raises(RuntimeError, match="closed"):
         await client.delete_scopes(fake.add_device(), ["1", "2"])
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.delete_scopes(fake.add_device(), [])  # even with nothing to send
+    with pytest.raises(RuntimeError, match="closed"):
+        client.iter_delete_scopes(fake.add_device(), ["1"])
+    assert fake.requests == []
+
+
+async def test_a_client_closed_mid_batch_ends_it_with_a_result(fake: FakeKooDrive) -> None:
+    """Issue 11: a batch never ends without a result but for cancellation. The chunk that
+    meets the closed client fails (a KooDriveError naming the RuntimeError) and no new chunk
+    is started: every occurrence is still accounted for."""
+    device_id = fake.add_device()
+    ids = fake.add_scopes(device_id, 50)
+    client = BackupClient(fake.url, user_id=fake.user_id, token=fake.token)
+
+    async def close_after_the_second(progress: BatchProgress) -> None:
+        if progress.done == 20:
+            await client.close()
+
+    result = await client.delete_scopes(
+        device_id, ids, chunk_size=10, concurrency=1, on_progress=close_after_the_second
+    )
+    assert result.deleted == tuple(ids[:20]) and result.unprocessed == tuple(ids[20:])
+    (error,) = result.errors  # the third chunk; the rest was never started
+    assert type(error) is KooDriveError and "RuntimeError: this BackupClient is closed" in str(
+        error
+    )
+    assert fake.route_counts[ROUTE] == 2
 
 
 # --- chunking, concurrency, dedupe ----------------------------------------------------------

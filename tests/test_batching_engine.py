@@ -7,7 +7,13 @@ import logging
 
 import pytest
 
-from koodrive_backup import AuthenticationError, BatchProgress, ScopeFailure, ServerError
+from koodrive_backup import (
+    AuthenticationError,
+    BatchProgress,
+    KooDriveError,
+    ScopeFailure,
+    ServerError,
+)
 from koodrive_backup.batching import BatchResult, ChunkAnswer, run_batch, stream_batch
 
 
@@ -161,23 +167,37 @@ async def test_async_progress_reports_never_overlap_and_arrive_in_order() -> Non
     assert [r.done for r in reports] == list(range(10, 201, 10))
 
 
-async def test_an_unexpected_exception_propagates_as_itself_and_cancels_the_rest() -> None:
-    cancelled = 0
+async def test_an_unexpected_exception_is_that_chunks_error_and_the_rest_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 11: a batch never ends without a result but for cancellation."""
+    secret = {"Authorization": "Bearer s3cret"}
+
+    class Bug(Exception):
+        def __init__(self) -> None:
+            super().__init__("bug in chunk 3")
+            self.headers = secret  # what the wrapper must not carry along
 
     async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
-        nonlocal cancelled
+        await asyncio.sleep(0)
         if chunk[0] == 30:
-            raise KeyError("bug")
-        try:
-            await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            cancelled += 1
-            raise
-        return ChunkAnswer()
+            try:
+                raise KeyError("context")
+            except KeyError:
+                raise Bug from None  # a chain the wrapper must not keep
+        return ChunkAnswer(deleted=tuple(chunk))
 
-    with pytest.raises(KeyError, match="bug"):
-        await run_batch(range(100), send, chunk_size=10, concurrency=4, repeated_failure=repeated)
-    assert cancelled == 3
+    result = await run_batch(
+        range(100), send, chunk_size=10, concurrency=4, repeated_failure=repeated
+    )
+    assert result.unprocessed == tuple(range(30, 40))
+    assert result.deleted == (*range(30), *range(40, 100))
+    (error,) = result.errors
+    assert type(error) is KooDriveError and result.stopped_by is None
+    assert str(error) == "batch chunk 3: unexpected Bug: bug in chunk 3"
+    assert error.__cause__ is None and error.__context__ is None and vars(error) == {}
+    assert error.__traceback__ is not None  # where it happened
+    assert "unexpected Bug" in caplog.text
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
@@ -199,14 +219,15 @@ async def test_cancelling_run_batch_cancels_workers() -> None:
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
-async def test_a_stream_reports_the_batch_exception_and_can_be_closed_unstarted() -> None:
+async def test_a_stream_yields_failed_chunks_as_outcomes_and_can_be_closed_unstarted() -> None:
     async def send(chunk: list[int]) -> ChunkAnswer[int, ScopeFailure]:
         raise RuntimeError("closed client")
 
     stream = stream_batch(range(10), send, chunk_size=5, concurrency=1, repeated_failure=repeated)
-    with pytest.raises(RuntimeError, match="closed client"):
-        async for _ in stream:
-            pass
+    outcomes = [outcome async for outcome in stream]
+    assert [outcome.unprocessed for outcome in outcomes] == [(0, 1, 2, 3, 4), (5, 6, 7, 8, 9)]
+    assert all("unexpected RuntimeError: closed client" in str(o.error) for o in outcomes)
+    assert stream.result.unprocessed == tuple(range(10)) and len(stream.result.errors) == 2
     idle = stream_batch(range(10), send, chunk_size=5, concurrency=1, repeated_failure=repeated)
     await idle.aclose()
     assert [outcome async for outcome in idle] == []

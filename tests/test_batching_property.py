@@ -17,10 +17,13 @@ from hypothesis import strategies as st
 from seams import MockTransport, answer
 
 from koodrive_backup import (
+    APIConnectionError,
+    APITimeoutError,
     BackupClient,
     BatchProgress,
     DeleteScopesResult,
     HttpRequest,
+    KooDriveError,
     RawResponse,
     RetryPolicy,
 )
@@ -208,3 +211,100 @@ def test_every_occurrence_is_accounted_for_exactly_once_in_input_order(
             len(result.failed),
             len(result.unprocessed),
         )
+
+
+# --- issue 11: any exception inside a chunk is that chunk's error ------------------------------
+
+#: What a chunk's request may meet: an answer, a typed SDK error, or anything nobody foresaw.
+CHUNK_FATES = (
+    "ok",
+    "ok",
+    "connection",
+    "timeout",
+    "garbage",
+    "deep",
+    "value",
+    "key",
+    "runtime",
+    "recursion",
+    "unicode",
+    "zero",
+    "auth",
+)
+UNFORESEEN = {
+    "value": ValueError("bad value"),
+    "key": KeyError("missing"),
+    "runtime": RuntimeError("broken state"),
+    "recursion": RecursionError("too deep"),
+    "unicode": UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+    "zero": ZeroDivisionError("division by zero"),
+}
+
+
+class ChaosServer:
+    """Answers each chunk per a fate drawn from its first ID and a salt; records the chunks."""
+
+    def __init__(self, salt: int, seed: int) -> None:
+        self.salt = salt
+        self.rng = random.Random(seed)
+        self.chunks: list[list[str]] = []
+        self.fates: dict[str, str] = {}
+
+    def fate(self, chunk: list[str]) -> str:
+        return CHUNK_FATES[(int(chunk[0]) * 31 + self.salt) % len(CHUNK_FATES)]
+
+    async def __call__(self, request: HttpRequest) -> RawResponse:
+        ids: list[str] = json.loads(request.body)["scopeIdList"]
+        self.chunks.append(ids)
+        fate = self.fates[ids[0]] = self.fate(ids)
+        for _ in range(self.rng.randrange(3)):  # let other chunks overtake this one
+            await asyncio.sleep(0)
+        if fate in UNFORESEEN:
+            raise UNFORESEEN[fate]
+        if fate == "connection":
+            raise APIConnectionError("reset")
+        if fate == "timeout":
+            raise APITimeoutError("timed out")
+        if fate == "auth":
+            return answer(401, {"code": 15000401, "msg": "token expired"})
+        if fate == "garbage":
+            return RawResponse(200, {}, b"\xff\xfe<html>")
+        if fate == "deep":
+            return RawResponse(200, {}, b"[" * 5000 + b"]" * 5000)
+        return answer(200, {"code": 0, "scopeIdList": ids})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(st.integers(0, 400), max_size=400),
+    chunk_size=st.integers(1, 30),
+    concurrency=st.integers(1, 8),
+    salt=st.integers(0, 10**6),
+    seed=st.integers(0, 2**32),
+)
+def test_any_chunk_exception_is_that_chunks_error_and_every_occurrence_is_accounted_once(
+    values: list[int], chunk_size: int, concurrency: int, salt: int, seed: int
+) -> None:
+    server = ChaosServer(salt, seed)
+    result = asyncio.run(
+        delete_through(server, values, chunk_size=chunk_size, concurrency=concurrency)
+    )
+    ids = [str(value) for value in values]
+    settled = sorted([*result.deleted, *(f.scope_id for f in result.failed), *result.unprocessed])
+    assert settled == sorted(ids)  # each occurrence exactly once, whatever went wrong
+    assert [f.error_code for f in result.failed] == ["15000424"] * (len(ids) - len(set(ids)))
+    sent = [sid for chunk in server.chunks for sid in chunk]
+    assert len(sent) == len(set(sent))  # each ID sent at most once
+    answered = {sid for chunk in server.chunks if server.fates[chunk[0]] == "ok" for sid in chunk}
+    assert set(result.deleted) == answered
+    assert set(result.unprocessed) == set(ids) - answered
+    failed_chunks = [chunk for chunk in server.chunks if server.fates[chunk[0]] != "ok"]
+    assert len(result.errors) == len(failed_chunks)
+    assert all(isinstance(error, KooDriveError) for error in result.errors)
+    unforeseen = [e for e in result.errors if type(e) is KooDriveError]
+    expected = [name for name in (server.fates[c[0]] for c in failed_chunks) if name in UNFORESEEN]
+    assert len(unforeseen) == len(expected)
+    assert all("unexpected" in str(error) for error in unforeseen)
+    # Only the 401 stops the batch (stops_batch); an unforeseen exception does not.
+    if all(server.fates[chunk[0]] != "auth" for chunk in server.chunks):
+        assert len(server.chunks) == -(-len(set(ids)) // chunk_size)

@@ -259,6 +259,28 @@ async def test_record_get_and_delete(fake: FakeKooDrive) -> None:
     assert "HTTP 404" in one_line_error(missing)
 
 
+async def test_record_delete_whose_answer_was_lost_succeeds(fake: FakeKooDrive) -> None:
+    """API.md "A delete whose answer was lost": the CLI follows the SDK (issue 11)."""
+    record_id = fake.add_record(fake.add_device())
+    fake.inject(Fault.lose_response(), route="deleteBackupRecord")
+    lock_id = fake.add_lock("101")
+    deleted = await cli("record", "delete", record_id, "--lock-id", lock_id, "--json", fake=fake)
+    assert deleted.status == 0, deleted.err
+    data = deleted.json()
+    assert data["deleted"] == [record_id] and data["counts"]["deleted"] == 1
+    assert fake.route_counts["deleteBackupRecord"] == 2 and not fake.has_record(record_id)
+
+
+async def test_errors_show_the_path_sent_under_a_base_url_prefix() -> None:
+    """Issue 11 item 12b: one rule: the path sent (prefix included) is signed and shown."""
+    async with FakeKooDrive(token=TOKEN, path_prefix="/gateway/v2") as fake:
+        missing = await cli("record", "get", "1842862763295184641", fake=fake)
+    assert missing.status == 4
+    line = one_line_error(missing)
+    assert "GET /gateway/v2/koodrive/ose/v1/backup/record/1842862763295184641" in line, line
+    assert "HTTP 404" in line
+
+
 # --- demo and fake-server -----------------------------------------------------------------
 
 

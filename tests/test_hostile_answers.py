@@ -18,7 +18,7 @@ import pytest
 from conftest import FAST
 from hostile import Behaviour, HostileServer, SeenRequest, deep_nesting, respond_json
 
-from koodrive_backup import APIError, BackupClient, DecodeError, ServerError
+from koodrive_backup import APIError, BackupClient, DecodeError, ScopeSpec, ServerError
 from koodrive_backup import _protocol as protocol
 
 USER_ID = "1505084218764547200"
@@ -210,3 +210,34 @@ async def test_a_batch_answer_naming_a_foreign_id_with_control_characters(
     assert result.deleted == ("1", "2", "3") and result.ok
     lines = [r.getMessage() for r in caplog.records]
     assert lines and all(line.isprintable() for line in lines), lines
+
+
+# --- item 12c: an add_scopes answer of a shape not recognised -------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"code": 0, "msg": "success", "data": {"scopeList": [{"scopeId": "1", "localPath": "/a"}]}},
+        {"code": 0, "msg": "success"},
+        {"code": 0, "failedScopeList": [{"errorCode": "15000409", "msg": "exists"}]},
+        {"code": 0, "scopeList": [{"scopeId": "7"}]},
+    ],
+    ids=["wrapped-in-data", "no-lists", "failure-without-paths", "scope-without-paths"],
+)
+async def test_an_add_scopes_answer_not_recognised_is_a_decode_error_in_errors(
+    payload: dict[str, Any],
+) -> None:
+    peer = HostileServer(respond_json(200, payload))
+    async with peer, client_for(peer) as client:
+        result = await client.add_scopes(DEVICE_ID, "101", [("/a", None), ("/b", "/cloud/b")])
+    assert len(result.unprocessed) == 2 and result.added == () and result.failed == ()
+    assert [type(error) for error in result.errors] == [DecodeError]  # not silently empty
+    assert len(peer.requests) == 1  # a POST whose answer is unreadable is not sent again
+
+
+async def test_an_add_scopes_answer_with_null_lists_is_recognised() -> None:
+    peer = HostileServer(respond_json(200, {"code": 0, "scopeList": None, "failedScopeList": None}))
+    async with peer, client_for(peer) as client:
+        result = await client.add_scopes(DEVICE_ID, "101", [("/a", None)])
+    assert result.unprocessed == (ScopeSpec("/a", ""),) and result.errors == ()  # lists: empty

@@ -54,6 +54,8 @@ EXPECTED = {
     "RateLimit",
     "RateLimitError",
     "RecordStatus",
+    "ResponseTooLargeError",
+    "TokenProviderError",
     "RetryPolicy",
     "ScopeFailure",
     "ScopeInfo",
@@ -88,10 +90,14 @@ def test_error_tree() -> None:
         NotFoundError,
         PermissionDeniedError,
         RateLimitError,
+        ResponseTooLargeError,
         ServerError,
+        TokenProviderError,
     )
 
     assert issubclass(APITimeoutError, APIConnectionError)
+    assert issubclass(ResponseTooLargeError, DecodeError)
+    assert issubclass(TokenProviderError, AuthenticationError)
     for cls in (APIConnectionError, APIError, DecodeError):
         assert issubclass(cls, KooDriveError)
     for cls in (
@@ -109,12 +115,30 @@ def test_error_tree() -> None:
 def test_errors_pickle_with_their_fields() -> None:
     import pickle
 
-    from koodrive_backup import DecodeError, RateLimitError
+    from koodrive_backup import (
+        DecodeError,
+        RateLimitError,
+        ResponseTooLargeError,
+        TokenProviderError,
+    )
 
     error = pickle.loads(pickle.dumps(RateLimitError(429, 1, "slow", retry_after=2.0)))
     assert (error.status, error.code, error.msg, error.retry_after) == (429, 1, "slow", 2.0)
     decode = pickle.loads(pickle.dumps(DecodeError("bad", status=200, body=b"<html>")))
     assert (decode.status, decode.body) == (200, "<html>")
+    large = pickle.loads(pickle.dumps(ResponseTooLargeError("big", status=200, limit=10)))
+    assert (type(large), large.status, large.limit, str(large)) == (
+        ResponseTooLargeError,
+        200,
+        10,
+        "big (HTTP 200, body '')",
+    )
+    provider = pickle.loads(pickle.dumps(TokenProviderError(401, msg="token_provider hung")))
+    assert (type(provider), provider.status, str(provider)) == (
+        TokenProviderError,
+        401,
+        "no token: token_provider hung",
+    )
 
 
 def test_py_typed_ships() -> None:

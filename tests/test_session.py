@@ -6,8 +6,10 @@ each exchange, with the network and the clock replaced through the client's I/O 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
+from collections.abc import Mapping
 
 import pytest
 from seams import MockTransport, VirtualClock, answer
@@ -15,6 +17,7 @@ from seams import MockTransport, VirtualClock, answer
 from koodrive_backup import (
     APIConnectionError,
     APIError,
+    Auth,
     AuthenticationError,
     BackupClient,
     BearerAuth,
@@ -24,11 +27,13 @@ from koodrive_backup import (
     RawResponse,
     RetryPolicy,
     ServerError,
+    SignableRequest,
 )
 
 URL = "https://kd.example:8443/base"
 RECORD = {"code": 0, "data": {"recordId": "1842862763295184641", "status": 1}}
 POLICY = RetryPolicy(initial_delay=1.0, max_delay=1.0)
+SIGNABLE = SignableRequest("GET", "kd.example", "/x", (), {"x-date": "d", "x-user-id": "1"}, b"")
 
 
 def scripted(*responses: RawResponse | Exception) -> MockTransport:
@@ -78,6 +83,34 @@ async def test_the_exchange_carries_the_signed_host_and_the_full_url() -> None:
     )
     assert sent.headers["X-User-Id"] == "42" and sent.headers["Authorization"] == "Bearer tok"
     assert sent.body == b"" and sent.timeout == 30.0
+
+
+class Traced(HmacAuth):
+    """A strategy extended the documented way: override ``headers`` (async), call super."""
+
+    async def headers(self, request: SignableRequest) -> Mapping[str, str]:
+        return {**await super().headers(request), "X-Trace": request.method}
+
+
+class Custom(Auth):
+    async def headers(self, request: SignableRequest) -> Mapping[str, str]:
+        await asyncio.sleep(0)
+        return {"Authorization": "Custom abc"}
+
+
+@pytest.mark.parametrize(
+    ("auth", "extra"),
+    [(Traced("app", "s3cret"), "X-Trace"), (Custom(), "Authorization")],
+    ids=["subclass", "own"],
+)
+async def test_an_auth_that_overrides_headers_alone_is_awaited(auth: Auth, extra: str) -> None:
+    """``headers_now`` (the no-wait path) must not bypass an override of ``headers``."""
+    transport = scripted(answer(200, RECORD))
+    async with client_over(transport, VirtualClock(), auth=auth, token=None) as client:
+        await client.get_record("1842862763295184641")
+    (sent,) = transport.requests
+    assert extra in sent.headers and sent.headers["Authorization"].startswith(("HMAC", "Custom"))
+    assert auth.headers_now(SIGNABLE) is None  # so the session awaits headers()
 
 
 async def test_a_401_asks_the_provider_again_and_resends_without_counting_an_attempt() -> None:

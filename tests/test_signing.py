@@ -15,7 +15,7 @@ import hashlib
 
 import pytest
 
-from koodrive_backup import BearerAuth, HmacAuth
+from koodrive_backup import AuthenticationError, BearerAuth, HmacAuth, TokenProviderError
 from koodrive_backup._signing import (
     SignableRequest,
     XDateClock,
@@ -206,9 +206,11 @@ async def test_concurrent_401s_share_one_provider_call() -> None:
     assert await auth.headers(SCOPE_DELETE) == {"Authorization": "Bearer tok-3"}
 
 
-async def test_provider_returning_a_non_string_is_a_type_error() -> None:
+async def test_provider_returning_a_non_string_is_a_token_provider_error() -> None:
     async def provider() -> str:
         return 123  # type: ignore[return-value]
 
-    with pytest.raises(TypeError):
+    with pytest.raises(TokenProviderError, match="returned int, not str") as info:
         await BearerAuth(token_provider=provider).headers(SCOPE_DELETE)
+    assert isinstance(info.value, AuthenticationError) and info.value.status == 401
+    assert info.value.path == SCOPE_DELETE.path

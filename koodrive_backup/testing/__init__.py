@@ -90,10 +90,11 @@ Choices where the reference is silent:
   ``seed_fleet(fake, users=..., devices_per_user=..., ...)``; standalone: ``--users``.
 
 Faults: ``fake.inject(Fault.status(503), route="batchDeleteBackupScope", times=1)``; see
-``Fault`` and ``FakeKooDrive.inject``. Note that aiohttp's client re-sends a GET/PUT/DELETE
-once, by itself, when the connection drops: ``Fault.disconnect()`` / ``Fault.lose_response()``
-with ``times=1`` on those methods then show up as two requests to the fake, the second one
-answered normally.
+``Fault`` and ``FakeKooDrive.inject``. ``BackupClient`` sends one request per attempt (it
+turns off aiohttp's own re-send), so ``Fault.disconnect()`` / ``Fault.lose_response()`` with
+``times=1`` show up as two requests to the fake only when the retry policy retries. A plain
+aiohttp client of your own re-sends a GET/PUT/DELETE once, by itself, when the connection
+drops: there the second request is aiohttp's.
 
 Standalone: ``python -m koodrive_backup.testing --help`` (see ``__main__``).
 pytest: the ``koodrive_fake`` fixture (``koodrive_backup.testing.pytest_plugin``).

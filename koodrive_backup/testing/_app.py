@@ -67,6 +67,7 @@ class Pipeline:
         self.stats = stats
         self.clock = clock
         self.latency = 0.0
+        self.path_prefix = ""  # a gateway's mount point before the API paths
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         now = self.clock()
@@ -76,7 +77,7 @@ class Pipeline:
             too_big = ApiError(413, PARAM_INVALID, "request body too large")
             return self._refuse(request, b"", now, too_big)
         try:
-            route, path_id = match(request.method, request.path)
+            route, path_id = match(request.method, self._api_path(request.path))
         except ApiError as exc:
             return self._refuse(request, body, now, exc)
         rec = self._record(request, body, now, route, path_id)
@@ -85,6 +86,13 @@ class Pipeline:
             return await self._run(request, rec, now)
         finally:
             self.stats.end(route)
+
+    def _api_path(self, path: str) -> str:
+        """The path under the mount point (the signature covers the whole path received)."""
+        prefix = self.path_prefix
+        if not prefix:
+            return path
+        return path[len(prefix) :] if path.startswith(prefix + "/") else ""
 
     def _refuse(self, request: web.Request, body: bytes, now: float, exc: ApiError) -> web.Response:
         """Answer a request that matched no route (logged, not counted per route)."""

@@ -33,6 +33,8 @@ class FakeKooDrive(Seeding):
     the ``Date`` header of every answer, the ``X-Date`` window and stored times follow it,
     so ``fake.clock_offset = -3600`` plays a server whose clock is an hour behind the
     client's (``clock_skew`` is an older name of ``clock_offset``).
+    ``path_prefix="/gateway"`` serves the API under that path, as behind a gateway (``url``
+    then ends with it; signatures cover the whole path received).
     """
 
     def __init__(
@@ -51,9 +53,12 @@ class FakeKooDrive(Seeding):
         clock_skew: float | None = None,
         seed: int | None = None,
         record_requests: bool = True,
+        path_prefix: str = "",
     ) -> None:
         if (app_id is None) != (app_secret is None):
             raise TypeError("give both app_id and app_secret, or neither")
+        if path_prefix and (not path_prefix.startswith("/") or path_prefix.endswith("/")):
+            raise ValueError('path_prefix is "" or like "/gateway" (no trailing slash)')
         self.host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -70,6 +75,7 @@ class FakeKooDrive(Seeding):
         self._pipeline = Pipeline(self._service, creds, self._faults, self._stats, clock_)
         self._pipeline.latency = latency
         super().__init__(store, creds, clock_, self._service)
+        self._pipeline.path_prefix = path_prefix
         self.user_id, self.token = self.add_user(token=token, user_id=user_id)
         self.app_id = app_id
         self.app_secret = app_secret
@@ -113,11 +119,12 @@ class FakeKooDrive(Seeding):
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>`` (no path: clients add ``/koodrive/ose/v1/backup``)."""
+        """``http://127.0.0.1:<port>`` plus any ``path_prefix`` (clients add
+        ``/koodrive/ose/v1/backup``)."""
         if self._runner is None:
             raise RuntimeError("FakeKooDrive is not started")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self._port}"
+        return f"http://{host}:{self._port}{self._pipeline.path_prefix}"
 
     @property
     def api_url(self) -> str:
