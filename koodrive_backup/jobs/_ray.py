@@ -7,6 +7,12 @@ that streams the worker's events back to the driver, chunk by chunk. A user's ta
 to the same actor (by a stable hash of the user ID), so its lock for a module is shared
 there as in the local engine.
 
+The job's rate (``ClientOptions.rate``) is divided evenly: each of the ``n`` actors limits
+its clients to ``rate / n`` (a ``RateLimit`` serves one event loop, so each actor builds its
+own from that number). Users are spread over the actors by hash, so a job whose users are
+fewer than the actors, or whose work is uneven, runs below the whole rate. The run's
+rate-limit wait is the sum of the actors' waits, asked for before they are closed.
+
 ``address``: join a running cluster (``"auto"``, ``"ray://head:10001"``, ``"host:6379"``);
 ``None`` starts a local one (and stops it at the end). If this process already called
 ``ray.init()``, that cluster is used as is. Every node needs ``koodrive-backup`` installed
@@ -20,6 +26,8 @@ import importlib
 import zlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
+
+import attrs
 
 from ._clients import ClientOptions
 from ._events import ErrorInfo, Event
@@ -49,6 +57,9 @@ class WorkerActor:
         async for event in self.worker.stream(operation, user_id, *args):
             yield event
 
+    async def rate_limit_wait(self) -> float | None:
+        return self.worker.rate_limit_wait
+
     async def close(self) -> None:
         await self.worker.close()
 
@@ -70,14 +81,27 @@ class RayWorkers:
         if self._started:
             ray.init(address=address, include_dashboard=False, logging_level="WARNING")
         count = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if options.rate is not None:
+            options = attrs.evolve(options, rate=options.rate / count)  # each actor's share
         remote = ray.remote(WorkerActor).options(scheduling_strategy="SPREAD")
         self.actors: list[Any] = [remote.remote(options, settings) for _ in range(count)]
+        self._limited = options.rate is not None
 
     def stream(
         self, operation: str, user_id: str, *args: str | list[str]
     ) -> AsyncGenerator[Event | Found | ErrorInfo, None]:
         actor = self.actors[zlib.crc32(user_id.encode()) % len(self.actors)]
         return _relay(actor.stream.remote(operation, user_id, *args))
+
+    async def rate_limit_wait(self) -> float | None:
+        """The actors' waits, summed (``None``: no rate, or an actor could not answer)."""
+        if not self._limited:
+            return None
+        try:
+            waits = [await actor.rate_limit_wait.remote() for actor in self.actors]
+        except Exception:  # a dead actor (its node lost): the accounting matters, not this
+            return None
+        return float(sum(waits))
 
     async def close(self) -> None:
         """Close the actors' clients, end the actors, and stop Ray if we started it."""

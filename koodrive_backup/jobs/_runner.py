@@ -52,9 +52,13 @@ Stream = AsyncGenerator[Event | Found | ErrorInfo, None]
 
 
 class Workers(Protocol):
-    """Where the API work runs: ``stream(operation, user_id, *args)`` (see ``_worker``)."""
+    """Where the API work runs: ``stream(operation, user_id, *args)`` (see ``_worker``);
+    ``rate_limit_wait()``: seconds the requests waited for the rate limit so far, summed
+    over the workers (``None``: no limit, or not measured), asked before ``close()``."""
 
     def stream(self, operation: str, user_id: str, *args: str | list[str]) -> Stream: ...
+
+    async def rate_limit_wait(self) -> float | None: ...
 
     async def close(self) -> None: ...
 

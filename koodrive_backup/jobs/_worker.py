@@ -1,7 +1,8 @@
 """The worker: the part of a job that talks to the API (in-process, or inside a Ray actor).
 
-It holds one ``BackupClient`` per user (kept while in use, plus a few idle ones) and the
-backup locks of its users, and turns each operation into a stream of plain events
+It holds one ``BackupClient`` per user (kept while in use, plus a few idle ones), the one
+``RateLimit`` they share (built from ``options.rate``), and the backup locks of its users,
+and turns each operation into a stream of plain events
 (``_events``): discovered IDs, settled chunks, locks taken and released, or the error that
 stopped the operation. It never touches the journal: the driver does.
 
@@ -38,7 +39,7 @@ from .. import (
     ManagedLock,
     ScopeFailure,
 )
-from ._clients import ClientOptions, make_client
+from ._clients import ClientFactory, ClientOptions, make_client
 from ._events import ErrorInfo, Event, LockHeld, LockReleased, Settled, classify
 
 __all__ = ["CHUNK", "Found", "LocalWorker", "WorkerSettings"]
@@ -148,12 +149,23 @@ class LocalWorker:
         self,
         options: ClientOptions,
         settings: WorkerSettings | None = None,
-        client_factory: Callable[[ClientOptions, str], BackupClient] = make_client,
+        client_factory: ClientFactory = make_client,
     ) -> None:
         self.options = options
         self.settings = settings or WorkerSettings()
         self._factory = client_factory
         self._users: OrderedDict[str, _User] = OrderedDict()
+        #: One limit for every client of this worker (``None``: unlimited).
+        self.rate_limit = options.rate_limit()
+        self._closed_wait = 0.0  # rate-limit wait of the clients already closed
+
+    @property
+    def rate_limit_wait(self) -> float | None:
+        """Seconds this worker's requests waited for its rate limit, summed over its clients
+        (closed ones included); ``None`` without a limit."""
+        if self.rate_limit is None:
+            return None
+        return self._closed_wait + sum(u.client.rate_limit_wait for u in self._users.values())
 
     def stream(self, operation: str, user_id: str, *args: str | list[str]) -> Stream:
         """The events of one operation for ``user_id`` (see the module docstring)."""
@@ -166,13 +178,18 @@ class LocalWorker:
         """Close every client (their locks were released by the operations)."""
         users, self._users = self._users, OrderedDict()
         for user in users.values():
-            await user.client.close()
+            await self._close(user.client)
+
+    async def _close(self, client: BackupClient) -> None:
+        self._closed_wait += client.rate_limit_wait
+        await client.close()
 
     @contextlib.asynccontextmanager
     async def _user(self, user_id: str) -> AsyncIterator[_User]:
         user = self._users.get(user_id)
         if user is None:
-            user = _User(self._factory(self.options, user_id), self.settings.lock_lifetime)
+            client = self._factory(self.options, user_id, self.rate_limit)
+            user = _User(client, self.settings.lock_lifetime)
             self._users[user_id] = user
         user.busy += 1
         try:
@@ -186,7 +203,7 @@ class LocalWorker:
         """Close the least recently used idle clients beyond ``idle_clients``."""
         idle = [uid for uid, user in self._users.items() if not user.busy and not user.locks]
         for user_id in idle[: max(0, len(idle) - self.settings.idle_clients)]:
-            await self._users.pop(user_id).client.close()
+            await self._close(self._users.pop(user_id).client)
 
     # -- operations ---------------------------------------------------------------------------
 
