@@ -16,6 +16,7 @@ from test_jobs_support import (
     inject_random_faults,
     job_options,
     read_accounting,
+    wait_until,
 )
 
 from koodrive_backup import BackupClient, RateLimit
@@ -253,6 +254,23 @@ def test_client_options_keep_secrets_out_of_their_repr() -> None:
         ClientOptions("https://h.example", app_id="app", app_secret="x", token="y")
     with pytest.raises(TypeError):
         ClientOptions("https://h.example", app_id="app")
+
+
+async def test_each_record_is_journaled_as_it_settles(fake: FakeKooDrive, tmp_path: Path) -> None:
+    fleet = seed_fleet(fake, users=1, devices_per_user=1, records_per_device=24)
+    (record_ids,) = fleet.record_ids.values()
+    fake.inject(Fault.latency(0.03), route="deleteBackupRecord", times=None)
+    journal = tmp_path / "job.db"
+    plan_job(fleet.manifest_text().splitlines(), journal)
+    one_at_a_time = WorkerSettings(requests=1)  # the 24 records: one window of 200, in order
+    run = asyncio.create_task(run_job(journal, job_options(fake), worker=one_at_a_time))
+
+    await wait_until(lambda: job_status(journal).deleted >= 3)  # read by another connection
+
+    assert sum(fake.has_record(r) for r in record_ids) > 0  # the window is still being deleted
+    status = await run
+    assert status.complete and status.deleted == 24
+    assert_store_agrees(fake, fleet, journal, status)
 
 
 def test_client_options_check_the_rate_before_any_request() -> None:

@@ -16,7 +16,8 @@ Operations (``LocalWorker.stream(name, *args)``):
   completes (``iter_delete_scopes``);
 - ``delete_records(user_id, module_code, ids)``: under the user's lock for the module
   (``client.lock()``, shared by the user's targets running at once): ``LockHeld`` when it
-  is created, one ``Settled`` for the window, ``LockReleased`` when the last user let go.
+  is created, one ``Settled`` per record as it settles (``iter_delete_records``; ``index``:
+  its position in ``ids``), ``LockReleased`` when the last user let go.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from .. import (
     BackupClient,
     ChunkOutcome,
     ConflictError,
-    DeleteRecordsResult,
     KooDriveError,
     ManagedLock,
+    RecordFailure,
     ScopeFailure,
 )
 from ._clients import ClientFactory, ClientOptions, make_client
@@ -47,7 +48,6 @@ __all__ = ["CHUNK", "Found", "LocalWorker", "WorkerSettings"]
 #: IDs per scope request (the server's limit, seed page 001); the driver maps chunk indexes
 #: back to journal rows with it.
 CHUNK = 100
-_SEVERITY = {"auth": 3, "target": 2, "ids": 1, "transient": 0}
 Stream = AsyncGenerator["Event | Found | ErrorInfo", None]
 
 
@@ -265,21 +265,25 @@ class LocalWorker:
             try:
                 if created:
                     yield LockHeld(user_id, module_code, lock.lock_id)
-                settled = await self._records_under(user, lock, ids)
+                async for settled in self._records_under(user, lock, ids):
+                    yield settled
             finally:
                 released = await user.release(module_code, holder)
-            yield settled
             if released is not None:
                 yield LockReleased(user_id, module_code, released.lock_id)
 
-    async def _records_under(self, user: _User, lock: ManagedLock, ids: list[str]) -> Settled:
+    async def _records_under(self, user: _User, lock: ManagedLock, ids: list[str]) -> Stream:
+        """One ``Settled`` per record, as each settles (the journal writes it at once)."""
         try:  # a lock lost before the call raises LockLostError at once: try again later
-            result = await user.client.delete_records(
+            stream = user.client.iter_delete_records(
                 ids, lock_id=lock.lock_id, concurrency=self.settings.requests
             )
         except KooDriveError as exc:
-            return Settled(0, unprocessed=tuple(ids), error=_lock_error(exc))
-        return records_settled(result)
+            yield Settled(0, unprocessed=tuple(ids), error=_lock_error(exc))
+            return
+        async with stream:
+            async for outcome in stream:
+                yield record_settled(outcome)
 
 
 _OPERATIONS = frozenset(
@@ -307,17 +311,17 @@ def scope_settled(outcome: ChunkOutcome[str, ScopeFailure]) -> Settled:
     return _with_error(settled, error)
 
 
-def records_settled(result: DeleteRecordsResult) -> Settled:
-    """A window of ``delete_records`` as the journal records it (404: gone)."""
-    deleted = set(result.deleted)
-    absent = set(result.gone)
-    gone = tuple(i for i in result.gone if i not in deleted)
+def record_settled(outcome: ChunkOutcome[str, RecordFailure]) -> Settled:
+    """One record of ``iter_delete_records`` as the journal records it (404: gone)."""
+    if not outcome.failed and outcome.error is None:  # the common case: deleted
+        return Settled(outcome.index, outcome.deleted, unprocessed=outcome.unprocessed)
+    gone = tuple(f.record_id for f in outcome.failed if f.status == 404)
     failed = tuple(
-        (f.record_id, f.error_code, f.msg or "") for f in result.failed if f.record_id not in absent
+        (f.record_id, f.error_code, f.msg or "") for f in outcome.failed if f.status != 404
     )
-    infos = [classify(exc) for exc in result.errors]
-    error = max(infos, key=lambda info: _SEVERITY[info.kind], default=None)
-    return _with_error(Settled(0, result.deleted, gone, failed, result.unprocessed), error)
+    error = None if outcome.error is None else classify(outcome.error)
+    settled = Settled(outcome.index, outcome.deleted, gone, failed, outcome.unprocessed)
+    return _with_error(settled, error)
 
 
 def _with_error(settled: Settled, error: ErrorInfo | None) -> Settled:
