@@ -108,8 +108,26 @@ async def test_scopes_delete_rate_limits_the_run_and_reports_the_wait(fake: Fake
     assert data["rate_limit_wait_seconds"] > 0
     unlimited = await cli(*args[:3], "1", "--json", fake=fake)
     assert unlimited.json()["rate_limit_wait_seconds"] is None  # no --rate: no limiter
-    human = await cli(*args[:3], "2", "--rate", "100", fake=fake)
-    assert "rate-limit wait" in human.out
+    before = await cli("--rate", "100", *args[:3], "2", fake=fake)  # a global option
+    assert re.search(r"rate-limit wait +\d+\.\d\d s", before.out), before.out
+    assert "rate-limit wait" not in (await cli(*args[:3], "3", fake=fake)).out
+
+
+async def test_record_delete_shares_the_rate_and_reports_the_wait(fake: FakeKooDrive) -> None:
+    device_id = fake.add_device()
+    records = [fake.add_record(device_id) for _ in range(6)]
+    lock_id = fake.add_lock("101")
+
+    run = await cli(
+        "record", "delete", *records, "--lock-id", lock_id, "--rate", "4", "--json", fake=fake
+    )
+
+    assert run.status == 0, run.err
+    data = run.json()
+    assert data["deleted"] == records
+    assert data["elapsed_seconds"] >= (6 - 4) / 4  # 6 DELETEs through RateLimit(4), burst 4
+    assert data["rate_limit_wait_seconds"] > 0
+    assert not any(fake.has_record(r) for r in records)
 
 
 async def test_partial_failure_writes_unprocessed_out_and_the_file_resumes(
@@ -315,7 +333,7 @@ async def test_demo_prints_the_summary_and_exits_0() -> None:
 async def test_demo_takes_a_rate_and_reports_the_wait() -> None:
     run = await cli(
         "demo", "--scopes", "100", "--chunk-size", "10", "--rate", "8", "--fault-rate", "0",
-        "--json", env=_env(None),
+        "--json", env=env_for(None),
     )  # fmt: skip
 
     assert run.status == 0, run.out + run.err

@@ -58,13 +58,21 @@ def test_flags_win_over_the_environment_and_the_token_flag_warns() -> None:
 
 def test_rate_is_an_option_of_the_commands_that_send_many_requests() -> None:
     env = {"KOODRIVE_BASE_URL": "https://h", "KOODRIVE_USER_ID": "7", "KOODRIVE_TOKEN": "t"}
-    scopes = build_parser().parse_args(["scopes", "delete", "9", "1", "--rate", "2.5"])
-    assert settings_from(scopes, env, print).rate == 2.5
-    assert settings_from(_args(), env, print).rate is None  # record get: one request
-    assert build_parser().parse_args(["demo", "--rate", "50"]).rate == 50.0
-    for bad in ("0", "-1", "fast"):
+    scopes = parse(["scopes", "delete", "9", "1", "--rate", "2.5"])
+    settings = settings_from(scopes, env, print)
+    assert settings.rate == 2.5
+    assert settings.rate_limit is not None and settings.rate_limit.per_second == 2.5
+    clients = [settings.client(), settings.client("8")]
+    assert all(c.rate_limit is settings.rate_limit for c in clients)  # one limit for the run
+    before = parse(["--rate", "3", "scopes", "delete", "9", "1"])  # a global option
+    assert settings_from(before, env, print).rate == 3.0
+    unlimited = settings_from(_args(), env, print)  # not given: no limit
+    assert unlimited.rate is None and unlimited.client().rate_limit is None
+    assert parse(["demo", "--rate", "50"]).rate == 50.0
+    assert parse(["demo"]).rate is None
+    for bad in ("0", "-1", "fast", "inf", "nan"):
         with pytest.raises(SystemExit):
-            build_parser().parse_args(["scopes", "delete", "9", "1", "--rate", bad])
+            parse(["scopes", "delete", "9", "1", "--rate", bad])
 
 
 def test_token_file_is_read_and_a_readable_one_warned(tmp_path: Path) -> None:
@@ -213,6 +221,7 @@ base_url = "https://fleet.example"
 app_id = "the-app"
 app_secret_file = "secrets/fleet.secret"  # relative to the file's folder
 timeout = 7
+rate = 40
 """
 
 
@@ -244,7 +253,10 @@ def test_a_named_profile_wins_over_the_environment(tmp_path: Path) -> None:
     settings = settings_from(_args("--profile", "fleet", "--user-id", "5"), env, lambda _: None)
 
     assert settings.base_url == "https://fleet.example" and settings.user_id == "5"
-    assert settings.timeout == 7.0
+    assert settings.timeout == 7.0 and settings.rate == 40.0  # a profile may limit the rate
+    argv = ("--profile", "fleet", "--user-id", "5", "--rate", "2")
+    flagged = settings_from(_args(*argv), env, print)
+    assert flagged.rate == 2.0 and flagged.rate_limit is not None  # the flag wins
     credential = settings.credential  # app credentials, whole, from the profile
     assert (credential.app_id, credential.app_secret, credential.token) == (
         "the-app",
@@ -262,6 +274,9 @@ def test_a_named_profile_wins_over_the_environment(tmp_path: Path) -> None:
         (PROFILES, ("--profile", "nope"), "no profile 'nope' .*profiles: fleet, home"),
         ("[profiles.x]\nbase_ur = 'h'\n", ("--profile", "x"), "unknown key 'base_ur'"),
         ("[profiles.x]\ntimeout = 'long'\n", ("--profile", "x"), "timeout has the wrong type"),
+        ("[profiles.x]\nrate = true\n", ("--profile", "x"), "rate has the wrong type"),
+        ("[profiles.x]\nrate = 0\n", ("--profile", "x"), "rate must be > 0, not 0"),
+        ("[profiles.x]\ntimeout = -1.5\n", ("--profile", "x"), "timeout must be > 0"),
         ("[profiles.x\n", ("--profile", "x"), "cannot read"),
         ("[profiles.x]\napp_id = 'a'\n", ("--profile", "x"), "need both an app ID and"),
     ],

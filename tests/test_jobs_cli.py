@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,10 +16,13 @@ import pytest
 from test_jobs_support import (
     APP_ID,
     APP_SECRET,
+    ARRIVAL_SLACK,
     assert_store_agrees,
     cli,
     cli_env,
     inject_random_faults,
+    rate_bound,
+    served_span,
     start_cli,
     wait_until,
 )
@@ -134,6 +139,32 @@ async def test_a_refused_secret_exits_3_and_never_shows(fake: FakeKooDrive, tmp_
     assert (await cli("cleanup", "run", "--journal", journal, env=cli_env(fake))).status == 0
 
 
+async def test_cleanup_run_rate_limits_the_whole_job_and_reports_the_wait(
+    fake: FakeKooDrive, tmp_path: Path
+) -> None:
+    # 4 users (4 clients): 4 listings + 8 chunks = 12 requests, 3 per client. Limits of their
+    # own (burst 8 each) would never make them wait; one RateLimit(8) for the job does.
+    fleet = seed_fleet(fake, users=4, devices_per_user=1, scopes_per_device=150)
+    journal = str(tmp_path / "job.db")
+    env = cli_env(fake)
+    await cli("cleanup", "plan", manifest_of(fleet, tmp_path), "--journal", journal, env=env)
+    started = time.monotonic()
+
+    ran = await cli("cleanup", "run", "--journal", journal, "--rate", "8", env=env)
+
+    elapsed, sent = time.monotonic() - started, fake.request_count
+    assert ran.status == 0, ran.err
+    assert sent == 12 and elapsed >= rate_bound(sent, 8, burst=8)  # the contract: 0.5 s
+    assert served_span(fake) >= rate_bound(sent, 8, burst=8) - ARRIVAL_SLACK  # one limit
+    waited = re.search(r"rate-limit wait +(\d+\.\d\d) s", ran.out)
+    assert waited is not None and float(waited.group(1)) > 0, ran.out
+    again = await cli("cleanup", "run", "--journal", journal, "--json", "--rate", "8", env=env)
+    assert json.loads(again.out)["rate_limit_wait_seconds"] == 0  # nothing left to send
+    unlimited = await cli("cleanup", "run", "--journal", journal, "--json", env=env)
+    assert json.loads(unlimited.out)["rate_limit_wait_seconds"] is None
+    assert "rate-limit wait" not in (await cli("cleanup", "run", "--journal", journal, env=env)).out
+
+
 async def test_sigint_leaves_a_resumable_journal(fake: FakeKooDrive, tmp_path: Path) -> None:
     fleet = seed_fleet(fake, users=2, devices_per_user=2, scopes_per_device=1000)
     fake.inject(Fault.latency(0.01), route="batchDeleteBackupScope", times=None)
@@ -142,11 +173,13 @@ async def test_sigint_leaves_a_resumable_journal(fake: FakeKooDrive, tmp_path: P
     assert (
         await cli("cleanup", "plan", manifest_of(fleet, tmp_path), "--journal", journal, env=env)
     ).status == 0
-    proc = await start_cli("cleanup", "run", "--journal", journal, "--requests", "1", env=env)
+    args = ("--requests", "1", "--rate", "1000")
+    proc = await start_cli("cleanup", "run", "--journal", journal, *args, env=env)
     await wait_until(lambda: job_status(journal).deleted > 0)
     proc.send_signal(signal.SIGINT)
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 130 and b"interrupted by SIGINT; run again to resume" in err
+    assert re.search(rb"rate-limit wait +\d+\.\d\d s", out), out  # measured until the stop
     stopped = job_status(journal)
     assert 0 < stopped.deleted < fleet.id_count and stopped.pending > 0
 

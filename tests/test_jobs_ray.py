@@ -8,6 +8,7 @@ a cluster behind. Deselect locally with ``-m "not ray"``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,13 @@ import pytest
 from test_jobs_support import (
     APP_ID,
     APP_SECRET,
+    ARRIVAL_SLACK,
     assert_store_agrees,
     crash_test,
     inject_random_faults,
     job_options,
+    rate_bound,
+    served_span,
 )
 
 from koodrive_backup.jobs import plan_job, run_job
@@ -52,6 +56,28 @@ async def test_the_ray_engine_accounts_like_the_local_one(ray_address: str, tmp_
         assert status.complete and status.targets_done == 10
         assert_store_agrees(fake, fleet, journal, status)
         assert fake.route_counts["createBackupLock"] == fake.route_counts["releaseBackupLock"]
+
+
+async def test_the_ray_engine_divides_the_rate_among_its_actors(
+    ray_address: str, tmp_path: Path
+) -> None:
+    # Seed 34: two of the four users go to each actor (by the hash of their IDs).
+    async with FakeKooDrive(app_id=APP_ID, app_secret=APP_SECRET, seed=34) as fake:
+        # 8 listings + 16 chunks = 24 requests. Each of the 2 actors limits its clients to
+        # RateLimit(6) (burst 6): the job sends 12 a second at most, 12 at once. Were each
+        # given the whole rate, 24 requests (12 per actor) would not wait at all.
+        fleet = seed_fleet(fake, users=4, devices_per_user=2, scopes_per_device=150)
+        journal = tmp_path / "job.db"
+        plan_job(fleet.manifest_text().splitlines(), journal)
+        started = time.monotonic()
+
+        status = await run_job(journal, job_options(fake, rate=12.0), engine="ray", ray_actors=2)
+
+        elapsed, sent = time.monotonic() - started, fake.request_count
+        assert status.complete and sent == 24
+        assert elapsed >= rate_bound(sent, 12, burst=12)  # the contract: 1.0 s
+        assert served_span(fake) >= rate_bound(sent, 12, burst=12) - ARRIVAL_SLACK
+        assert status.rate_limit_wait is not None and status.rate_limit_wait > 0  # summed
 
 
 async def test_kill_9_at_random_points_then_resume_on_ray(ray_address: str, tmp_path: Path) -> None:

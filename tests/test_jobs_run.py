@@ -16,8 +16,10 @@ from test_jobs_support import (
     inject_random_faults,
     job_options,
     read_accounting,
+    wait_until,
 )
 
+from koodrive_backup import BackupClient, RateLimit
 from koodrive_backup.jobs import (
     ClientOptions,
     JobAuthError,
@@ -27,6 +29,7 @@ from koodrive_backup.jobs import (
     WorkerSettings,
     job_failures,
     job_status,
+    make_client,
     plan_job,
     run_job,
 )
@@ -251,6 +254,63 @@ def test_client_options_keep_secrets_out_of_their_repr() -> None:
         ClientOptions("https://h.example", app_id="app", app_secret="x", token="y")
     with pytest.raises(TypeError):
         ClientOptions("https://h.example", app_id="app")
+
+
+async def test_each_record_is_journaled_as_it_settles(fake: FakeKooDrive, tmp_path: Path) -> None:
+    fleet = seed_fleet(fake, users=1, devices_per_user=1, records_per_device=24)
+    (record_ids,) = fleet.record_ids.values()
+    fake.inject(Fault.latency(0.03), route="deleteBackupRecord", times=None)
+    journal = tmp_path / "job.db"
+    plan_job(fleet.manifest_text().splitlines(), journal)
+    one_at_a_time = WorkerSettings(requests=1)  # the 24 records: one window of 200, in order
+    run = asyncio.create_task(run_job(journal, job_options(fake), worker=one_at_a_time))
+
+    await wait_until(lambda: job_status(journal).deleted >= 3)  # read by another connection
+
+    assert sum(fake.has_record(r) for r in record_ids) > 0  # the window is still being deleted
+    status = await run
+    assert status.complete and status.deleted == 24
+    assert_store_agrees(fake, fleet, journal, status)
+
+
+def test_client_options_check_the_rate_before_any_request() -> None:
+    assert ClientOptions("https://h.example", token="t", rate=2).rate_limit() is not None
+    assert ClientOptions("https://h.example", token="t").rate_limit() is None
+    for bad, error in ((0, ValueError), (-1.0, ValueError), (float("inf"), ValueError)):
+        with pytest.raises(error):
+            ClientOptions("https://h.example", token="t", rate=bad)
+    with pytest.raises(TypeError):
+        ClientOptions("https://h.example", token="t", rate="fast")  # type: ignore[arg-type]
+
+
+async def test_one_rate_limit_is_shared_by_the_clients_of_a_run(
+    fake: FakeKooDrive, tmp_path: Path
+) -> None:
+    fleet = seed_fleet(fake, users=3, devices_per_user=1, scopes_per_device=120)
+    journal = tmp_path / "job.db"
+    plan_job(fleet.manifest_text().splitlines(), journal)
+    made: list[BackupClient] = []
+
+    def factory(options: ClientOptions, user_id: str, limit: RateLimit | None) -> BackupClient:
+        made.append(make_client(options, user_id, limit))
+        return made[-1]
+
+    seen: list[JobStatus] = []
+    status = await run_job(
+        journal, job_options(fake, rate=5), client_factory=factory, on_progress=seen.append
+    )
+
+    assert status.complete and len(made) == 3  # one client per user ...
+    limit = made[0].rate_limit
+    assert limit is not None and limit.per_second == 5.0
+    assert all(client.rate_limit is limit for client in made)  # ... and one limit for all
+    # 9 requests (3 listings, 6 chunks) through RateLimit(5), burst 5: 0.8 s at least
+    assert status.rate_limit_wait == seen[-1].rate_limit_wait  # the last report carries it
+    assert status.rate_limit_wait is not None and status.rate_limit_wait > 0
+    assert status.rate_limit_wait == pytest.approx(sum(c.rate_limit_wait for c in made))
+    assert all(counts.rate_limit_wait is None for counts in seen[:-1])  # set when it ends
+    unlimited = await run_job(journal, job_options(fake))
+    assert unlimited.rate_limit_wait is None and unlimited == status  # not in the accounting
 
 
 async def test_a_lost_lock_leaves_records_pending_and_a_new_lock_goes_on(tmp_path: Path) -> None:

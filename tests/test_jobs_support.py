@@ -74,6 +74,24 @@ def assert_store_agrees(fake: FakeKooDrive, fleet: Fleet, journal: Path, status:
             assert fake.has_record(record_id) == (outcome == "failed"), record_id
 
 
+#: The first request reaches the fake a little after it took its token (signing, connection
+#: set-up): a span measured between arrivals may fall short of the tokens' by that much.
+ARRIVAL_SLACK = 0.1
+
+
+def rate_bound(sent: int, rate: float, burst: int) -> float:
+    """The contract's lower bound: ``sent`` attempts through ``RateLimit(rate)`` (``burst``
+    tokens at once; summed over limits that share ``rate``) take this many seconds at least."""
+    return (sent - burst) / rate
+
+
+def served_span(fake: FakeKooDrive) -> float:
+    """Seconds from the first request the fake received to the last (its own clock): the
+    work of a job without the process's start-up."""
+    times = [request.time for request in fake.requests]
+    return max(times) - min(times)
+
+
 def cli_env(fake: FakeKooDrive | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KOODRIVE_")}
     env["PYTHONUNBUFFERED"] = "1"

@@ -54,7 +54,7 @@ def fraction(text: str) -> float:
 
 def positive_float(text: str) -> float:
     value = _float(text)
-    return _checked(value, value > 0, "> 0")
+    return _checked(value, 0 < value < float("inf"), "a finite number > 0")
 
 
 def non_negative_float(text: str) -> float:

@@ -15,6 +15,7 @@ from ._argtypes import (
     record_status,
     share,
 )
+from ._options import RATE, add_option
 
 __all__ = [
     "cleanup_plan",
@@ -206,6 +207,7 @@ def demo(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     _concurrency(parser)
     _no_progress(parser)
+    add_option(parser, RATE)  # the demo takes no other connection option: it has its server
     group = parser.add_argument_group("fleet demo (--fleet)")
     group.add_argument("--fleet", action="store_true", help="a fleet cleanup job instead")
     group.add_argument("--users", type=int_in(1), default=50, metavar="N", help="users")

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from operator import attrgetter
 from types import FrameType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
@@ -34,6 +34,9 @@ from ..errors import KooDriveError
 from ..models import NOT_FOUND_CODE, REPEATED_ID_CODE
 from ._errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, exit_status_for
 from ._output import NoProgress, Progress, Tally
+
+if TYPE_CHECKING:
+    from ..client import BackupClient
 
 __all__ = [
     "RECORDS",
@@ -89,6 +92,9 @@ class BulkOutcome:
     interrupted: int | None = None  # the signal that stopped the run
     dry_run: bool = False
     max_not_found: float = DEFAULT_MAX_NOT_FOUND
+    #: Seconds the run's requests waited for ``--rate`` tokens, summed over the requests in
+    #: flight (so it can exceed ``elapsed``); ``None`` without a rate limit.
+    rate_limit_wait: float | None = None
 
     @property
     def stopped_by(self) -> KooDriveError | None:
@@ -162,9 +168,11 @@ async def run_bulk(
     progress: Progress | None = None,
     dry_run: bool = False,
     max_not_found: float = DEFAULT_MAX_NOT_FOUND,
+    client: BackupClient | None = None,
 ) -> BulkOutcome:
     """Run the stream ``open_stream()`` yields (an async context manager: it may take a lock
-    first) over ``ids`` (already validated); SIGINT/SIGTERM stop it cleanly.
+    first) over ``ids`` (already validated); SIGINT/SIGTERM stop it cleanly. ``client``: the
+    client whose rate-limit wait during the run the outcome reports.
 
     Never raises for failed chunks or an interruption: both are in the outcome. An error
     before the stream exists (a refused lock, an unknown device) and bugs propagate.
@@ -182,18 +190,27 @@ async def run_bulk(
                 tally_chunk(tally, chunk, kind)
                 progress.update(tally)
 
-    started = time.monotonic()
+    started, waited = time.monotonic(), _waited(client)
     try:
         _, interrupted = await interruptible(consume())
     finally:
         progress.close()
     # Interrupted before the stream existed (say, while taking the lock): nothing was sent.
     result = streams[0].result if streams else BatchResult(unprocessed=tuple(ids))
+    wait = _waited(client)
     return BulkOutcome(
         result, kind, tuple(dict.fromkeys(ids)), len(ids), settled,
         elapsed=time.monotonic() - started, interrupted=interrupted, dry_run=dry_run,
         max_not_found=max_not_found,
+        rate_limit_wait=None if wait is None or waited is None else wait - waited,
     )  # fmt: skip
+
+
+def _waited(client: BackupClient | None) -> float | None:
+    """The seconds ``client`` has waited for its rate limit so far (``None``: no limit)."""
+    if client is None or client.rate_limit is None:
+        return None
+    return client.rate_limit_wait
 
 
 async def interruptible(work: Awaitable[T]) -> tuple[T | None, int | None]:

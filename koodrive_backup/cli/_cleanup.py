@@ -3,15 +3,17 @@
 ::
 
     koodrive-backup cleanup plan MANIFEST.jsonl --journal JOB.db
-    koodrive-backup cleanup run --journal JOB.db [--concurrency N] [--engine local|ray]
+    koodrive-backup cleanup run --journal JOB.db [--concurrency N] [--rate R] [--engine local|ray]
     koodrive-backup cleanup status --journal JOB.db [--json]
 
 Credentials (the CLI's layered settings, ``_config``): app credentials (``KOODRIVE_APP_ID``
 + ``KOODRIVE_APP_SECRET``, ``--app-id`` / ``--app-secret-file``, or a profile's) sign for every
 user; a token (``KOODRIVE_TOKEN_FILE``, ``KOODRIVE_TOKEN``, ``--token-file``) works for a
-journal of one user. Exit statuses of ``run``: 0 every planned ID is gone, 1 some
-failed or are pending, 2 bad usage, 3 the credential was refused, 130/143 interrupted (the
-journal is resumable: run again). ``status`` exits 0 when the job is complete, else 1.
+journal of one user. ``--rate R`` limits the whole job to R requests per second (each Ray
+actor gets its share); the summary says how long the run waited for it. Exit statuses of
+``run``: 0 every planned ID is gone, 1 some failed or are pending, 2 bad usage, 3 the
+credential was refused, 130/143 interrupted (the journal is resumable: run again).
+``status`` exits 0 when the job is complete, else 1.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from ._config import settings_from
 from ._context import Context
 from ._errors import EXIT_AUTH, EXIT_OK, EXIT_PARTIAL, UsageError
 from ._output import print_error
+from ._report import wait_seconds
 
 __all__ = ["cleanup_plan", "cleanup_run", "cleanup_status", "client_options"]
 
@@ -122,15 +125,20 @@ async def _run(args: argparse.Namespace, ctx: Context) -> int:
         print_error(f"{exc} (check the app credentials or the token); run again to resume")
         return EXIT_AUTH
     progress.close()
-    return _report(args, counts, interrupted)
+    # The run's last progress report carries its rate-limit wait, also when interrupted.
+    wait = None if progress.last is None else progress.last.rate_limit_wait
+    return _report(args, counts, interrupted, wait)
 
 
-def _report(args: argparse.Namespace, counts: JobStatus | None, interrupted: int | None) -> int:
+def _report(
+    args: argparse.Namespace, counts: JobStatus | None, interrupted: int | None, wait: float | None
+) -> int:
     counts = counts or job_status(args.journal)
     if args.json:
-        print(json.dumps(counts.as_json(job_failures(args.journal))))
+        document = counts.as_json(job_failures(args.journal))
+        print(json.dumps({**document, "rate_limit_wait_seconds": wait_seconds(wait)}))
     else:
-        print(status_table(counts, f"Cleanup {args.journal}"))
+        print(status_table(counts, f"Cleanup {args.journal}", wait))
     if interrupted is not None:
         name = signal.Signals(interrupted).name
         print(f"koodrive-backup: interrupted by {name}; run again to resume", file=sys.stderr)
@@ -152,6 +160,7 @@ def client_options(
         "retry": settings.retry,
         "timeout": settings.timeout,
         "allow_insecure_http": settings.allow_insecure_http,
+        "rate": settings.rate,  # a number: each worker (each Ray actor) builds its limit
     }
     if credential.app_id is not None:
         return ClientOptions(

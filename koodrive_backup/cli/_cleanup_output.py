@@ -11,6 +11,7 @@ from typing import Any
 
 from ..jobs import Failure, JobStatus
 from ._output import PROGRESS_PREFIX, format_table
+from ._report import wait_row
 
 __all__ = ["JobProgress", "print_open_errors", "print_status", "status_table"]
 
@@ -26,15 +27,15 @@ class JobProgress:
         self._enabled = enabled
         self._bar: Any = _rich_bars() if enabled and sys.stderr.isatty() else None
         self._tasks: tuple[Any, Any] | None = None
-        self._last: JobStatus | None = None
+        self.last: JobStatus | None = None  # the last counts reported (also when disabled)
         self._printed_at: float | None = None
         self._started = time.monotonic()
         self._settled_at_start: int | None = None  # a resumed job: count this run's work
 
     def update(self, counts: JobStatus) -> None:
+        self.last = counts
         if not self._enabled:
             return
-        self._last = counts
         if self._bar is not None:
             self._draw(counts)
             return
@@ -45,8 +46,8 @@ class JobProgress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
-        elif self._last is not None:
-            self._print(self._last, time.monotonic())
+        elif self._enabled and self.last is not None:
+            self._print(self.last, time.monotonic())
         self._enabled = False
 
     def _draw(self, counts: JobStatus) -> None:
@@ -102,8 +103,8 @@ def _rich_bars() -> Any:
     )
 
 
-def status_table(counts: JobStatus, title: str) -> str:
-    """The accounting as a small table."""
+def status_table(counts: JobStatus, title: str, wait: float | None = None) -> str:
+    """The accounting as a small table (and the run's rate-limit wait, when limited)."""
     rows = [
         (
             "targets",
@@ -114,6 +115,7 @@ def status_table(counts: JobStatus, title: str) -> str:
         ("IDs planned", counts.planned, f"{counts.deleted} deleted", f"{counts.gone} already gone"),
         ("", "", f"{counts.failed} failed", f"{counts.pending} pending"),
     ]
+    rows += [(label, value, "", note) for label, value, note in wait_row(wait)]
     return format_table(rows, title)
 
 

@@ -7,7 +7,7 @@ Each setting comes from the first of these that has it:
 3. the environment (``KOODRIVE_BASE_URL``, ``KOODRIVE_USER_ID``, ``KOODRIVE_TOKEN``,
    ``KOODRIVE_TOKEN_FILE``, ``KOODRIVE_APP_ID``, ``KOODRIVE_APP_SECRET``);
 4. the configuration file's default profile (``default_profile``, or one named ``default``);
-5. the built-in default (timeout 30 s, 4 attempts, ``bearer``).
+5. the built-in default (timeout 30 s, 4 attempts, ``bearer``, no rate limit).
 
 The credential is taken whole from the first layer that holds one, never mixed across
 layers: app credentials (``app_id`` + secret: ``HmacAuth``, which signs for every user, as
@@ -26,6 +26,7 @@ from typing import Literal, cast
 
 import attrs
 
+from .._ratelimit import RateLimit
 from .._retry import RetryPolicy
 from .._signing import Auth, BearerAuth, HmacAuth
 from ..client import BackupClient
@@ -81,6 +82,7 @@ _FLAGS = (
     "auth_style",
     "timeout",
     "max_attempts",
+    "rate",
     "allow_insecure_http",
 )
 _CREDENTIAL_KEYS = frozenset({"token", "token_file", "app_id", "app_secret", "app_secret_file"})
@@ -103,10 +105,19 @@ class Credential:
         return BearerAuth(self.token, style=self.style)
 
 
+def _limit_of(settings: Settings) -> RateLimit | None:
+    return None if settings.rate is None else RateLimit(settings.rate)
+
+
 @attrs.frozen
 class Settings:
     """Everything needed to build a ``BackupClient``; ``user_id`` may be unset for commands
-    that act for many users (``cleanup run``)."""
+    that act for many users (``cleanup run``).
+
+    ``rate`` (``--rate``): requests per second for the whole run. ``rate_limit`` is the one
+    ``RateLimit`` built from it, given to every client these settings make, so a command's
+    clients share the rate instead of each having it.
+    """
 
     base_url: str
     user_id: str | None
@@ -114,6 +125,10 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     allow_insecure_http: bool = False
+    rate: float | None = None
+    rate_limit: RateLimit | None = attrs.field(
+        init=False, eq=False, repr=False, default=attrs.Factory(_limit_of, takes_self=True)
+    )
 
     def client(self, user_id: str | None = None) -> BackupClient:
         """A client for ``user_id`` (default: the configured one); ``ValueError`` (exit 2)
@@ -125,6 +140,7 @@ class Settings:
             retry=self.retry,
             timeout=self.timeout,
             allow_insecure_http=self.allow_insecure_http,
+            rate_limit=self.rate_limit,
         )
 
 
@@ -153,7 +169,13 @@ def settings_from(
         timeout=float(cast(float, _first(layers, "timeout") or DEFAULT_TIMEOUT)),
         retry=RetryPolicy(max_attempts=cast(int, attempts)),
         allow_insecure_http=bool(_first(layers, "allow_insecure_http")),
+        rate=_rate(_first(layers, "rate")),
     )
+
+
+def _rate(value: object) -> float | None:
+    """``--rate`` or a profile's ``rate``: both checked (> 0) where they were read."""
+    return None if value is None else float(cast(float, value))
 
 
 def _require(values: Mapping[str, object], credential: Credential | None, need_user: bool) -> None:

@@ -54,7 +54,7 @@ async def scopes_delete(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_PARTIAL
     async with settings.client() as client:
         opener = (_scope_check if args.dry_run else scope_deletion)(client, device, ids, args)
-        outcome = await _run(args, ids, opener, SCOPES, "scopes")
+        outcome = await _run(args, ids, opener, SCOPES, "scopes", client)
     return _report(outcome, target, args)
 
 
@@ -87,7 +87,7 @@ async def record_delete(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_PARTIAL
     async with settings.client() as client:
         opener = (_record_check if args.dry_run else _record_deletion)(client, ids, args)
-        outcome = await _run(args, ids, opener, RECORDS, "records")
+        outcome = await _run(args, ids, opener, RECORDS, "records", client)
     return _report(outcome, target, args)
 
 
@@ -114,7 +114,12 @@ def _confirmed(args: argparse.Namespace, ids: Sequence[str], what: str) -> bool:
 
 
 async def _run(
-    args: argparse.Namespace, ids: list[str], opener: StreamOpener, kind: Kind[Any], noun: str
+    args: argparse.Namespace,
+    ids: list[str],
+    opener: StreamOpener,
+    kind: Kind[Any],
+    noun: str,
+    client: BackupClient,
 ) -> BulkOutcome:
     label = f"checking {noun}" if args.dry_run else f"deleting {noun}"
     progress = make_progress(
@@ -130,6 +135,7 @@ async def _run(
         progress=progress,
         dry_run=args.dry_run,
         max_not_found=args.max_not_found,
+        client=client,
     )
 
 

@@ -5,7 +5,8 @@
 2. turn on seeded random transient faults on the scope-deletion route (503 with
    ``Retry-After: 0``, a dropped connection, an answer lost after the deletion was done);
 3. delete every scope through the SDK (the same code as ``scopes delete``, progress bar and
-   Ctrl-C included), with a retry policy of short delays so the demo takes seconds;
+   Ctrl-C included), with a retry policy of short delays so the demo takes seconds (and at
+   most ``--rate`` requests per second, when given);
 4. view a record, take a managed lock, delete the record under it;
 5. print a summary and check the fake's store: every ID reported gone is really absent,
    no scope is left, the record is gone (and the others are kept).
@@ -39,6 +40,7 @@ from ._report import (
     record_table,
     signal_name,
     timing_line,
+    wait_seconds,
 )
 
 __all__ = ["DEMO_RETRY", "run_demo"]
@@ -62,13 +64,14 @@ async def run_demo(args: argparse.Namespace, retries: RetryCounter) -> int:
         if not args.json:
             _print_intro(fake.url, args)
         async with BackupClient(
-            fake.url, user_id=fake.user_id, token=fake.token, retry=DEMO_RETRY
-        ) as client:
+            fake.url, user_id=fake.user_id, token=fake.token, retry=DEMO_RETRY,
+            rate_limit=args.rate,
+        ) as client:  # fmt: skip
             opener = scope_deletion(client, device_id, scope_ids, args)
             progress = make_progress(
                 len(scope_ids), "deleting scopes", enabled=not args.no_progress
             )
-            outcome = await run_bulk(scope_ids, opener, SCOPES, progress=progress)
+            outcome = await run_bulk(scope_ids, opener, SCOPES, progress=progress, client=client)
             record = None
             if outcome.interrupted is None and outcome.stopped_by is None:
                 record = await client.get_record(record_ids[0])
@@ -100,7 +103,9 @@ def _seed(fake: FakeKooDrive, scopes: int) -> tuple[str, list[str], list[str]]:
 def _print_intro(url: str, args: argparse.Namespace) -> None:
     print(
         f"Fake KooDrive server at {url} (in this process). Deleting {args.scopes} scopes in "
-        f"chunks of {args.chunk_size}, {args.concurrency} in flight; {args.fault_rate:.0%} of "
+        f"chunks of {args.chunk_size}, {args.concurrency} in flight"
+        f"{'' if args.rate is None else f' (at most {args.rate:g} requests/s)'}; "
+        f"{args.fault_rate:.0%} of "
         f"scope-deletion requests fail transiently (seed {args.seed}).\n",
         flush=True,
     )
@@ -214,6 +219,7 @@ def _json(
         **stats,
         "elapsed_seconds": round(outcome.elapsed, 3),
         "ids_per_second": round(len(outcome.unique_ids) / max(outcome.elapsed, 1e-9), 1),
+        "rate_limit_wait_seconds": wait_seconds(outcome.rate_limit_wait),
         "interrupted": signal_name(outcome.interrupted),
         "stopped_by": None if outcome.stopped_by is None else error_json(outcome.stopped_by),
         "record": None if record is None else record_json(record),

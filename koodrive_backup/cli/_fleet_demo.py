@@ -29,6 +29,7 @@ from ._cleanup_output import JobProgress, status_table
 from ._demo import DEMO_RETRY
 from ._errors import EXIT_API, EXIT_OK
 from ._output import format_table
+from ._report import wait_seconds
 
 __all__ = ["add_fleet_options", "run_fleet_demo"]
 
@@ -70,7 +71,7 @@ async def run_fleet_demo(args: argparse.Namespace) -> int:
             if not args.json:
                 _print_intro(fake, fleet, args)
             options = ClientOptions(
-                fake.url, app_id=APP_ID, app_secret=APP_SECRET, retry=DEMO_RETRY
+                fake.url, app_id=APP_ID, app_secret=APP_SECRET, retry=DEMO_RETRY, rate=args.rate
             )
             first = await _interrupted_run(journal, options, fleet.id_count)
             progress = JobProgress(enabled=not args.no_progress and not args.json)
@@ -140,14 +141,22 @@ def _print_result(
     checks: dict[str, bool],
     ok: bool,
 ) -> None:
+    wait = _total_wait(first, final)
     if args.json:
         document: dict[str, Any] = {"ok": ok, "first_run_settled": first.planned - first.pending}
-        document.update(final.as_json(), checks=checks)
+        document.update(final.as_json(), checks=checks, rate_limit_wait_seconds=wait_seconds(wait))
         print(json.dumps(document, indent=2))
         return
     settled = first.planned - first.pending
     print(f"First run cancelled after {settled:,} IDs settled; resumed from the journal.")
-    print(status_table(final, "Accounting (from the journal)"))
+    print(status_table(final, "Accounting (from the journal)", wait))
     rows = [("PASS" if passed else "FAIL", name) for name, passed in checks.items()]
     print(format_table(rows, "Store check (the fake server's state)"))
     print("Demo OK." if ok else "Demo FAILED.")
+
+
+def _total_wait(first: JobStatus, final: JobStatus) -> float | None:
+    """Both runs' rate-limit wait (``None`` without ``--rate``)."""
+    if final.rate_limit_wait is None:
+        return None
+    return final.rate_limit_wait + (first.rate_limit_wait or 0.0)

@@ -7,8 +7,8 @@ over the parent's). ``apply_defaults`` then fills in what was not given. Connect
 default to ``None`` here: ``_config`` layers them (flag > profile > environment > built-in)
 and the help shows the built-in value.
 
-Issue 12's ``--rate N`` is one more ``Option`` in ``CONNECTION`` (``shown="unlimited"``), read
-in ``_config.settings_from``.
+``--rate N`` (``RATE``) is a connection option too: every command that talks to a server takes
+it, and ``demo`` (which makes its own server) adds it alone (``add_option``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ._config import (
 )
 from ._profiles import ENV_PROFILE, PROFILE_FILE_HINT
 
-__all__ = ["CONNECTION", "OUTPUT", "Option", "add_options", "apply_defaults"]
+__all__ = ["CONNECTION", "OUTPUT", "RATE", "Option", "add_option", "add_options", "apply_defaults"]
 
 
 @attrs.frozen
@@ -65,6 +65,15 @@ OUTPUT = (
         "append timestamped logs (INFO, DEBUG with --debug) to this file",
         kwargs={"metavar": "PATH"},
     ),
+)
+
+#: One limiter for the whole run (every request and retry of every client the command makes).
+RATE = Option(
+    ("--rate",),
+    "at most N requests per second for the whole run, retries included; the summary of a "
+    "bulk run says how long it waited",
+    shown="unlimited",
+    kwargs={"type": positive_float, "metavar": "N"},
 )
 
 CONNECTION = (
@@ -111,6 +120,7 @@ CONNECTION = (
         shown=str(DEFAULT_MAX_ATTEMPTS),
         kwargs={"type": int_in(1), "metavar": "N"},
     ),
+    RATE,
     Option(
         ("--allow-insecure-http",), "permit http:// to a non-loopback host", False, kwargs=_FLAG
     ),
@@ -127,13 +137,18 @@ def add_options(parser: argparse.ArgumentParser, *, connects: bool) -> None:
     for title, options in _GROUPS if connects else _GROUPS[:1]:
         group = parser.add_argument_group(title)
         for option in options:
-            group.add_argument(
-                *option.flags,
-                dest=option.dest,
-                default=argparse.SUPPRESS,
-                help=option.help_text(),
-                **option.kwargs,
-            )
+            add_option(group, option)
+
+
+def add_option(container: argparse._ActionsContainer, option: Option) -> None:
+    """Add one global option; not given here, it keeps a value given before the command."""
+    container.add_argument(
+        *option.flags,
+        dest=option.dest,
+        default=argparse.SUPPRESS,
+        help=option.help_text(),
+        **option.kwargs,
+    )
 
 
 def apply_defaults(args: argparse.Namespace) -> None:

@@ -16,8 +16,9 @@
 
 Keys: ``base_url``, ``user_id``, ``token_file`` or ``token``, ``app_id`` with
 ``app_secret_file`` or ``app_secret``, ``auth_style``, ``timeout``, ``max_attempts``,
-``allow_insecure_http``. An unknown key is refused (a typo must not silently fall back to
-another setting). A secret written in the file itself is accepted with a warning when others
+``rate`` (requests per second, as ``--rate``), ``allow_insecure_http``. An unknown key is
+refused (a typo must not silently fall back to another setting), and so is a number that
+is not > 0. A secret written in the file itself is accepted with a warning when others
 may read the file. ``tomllib`` (standard library) reads it; it is imported only when a
 profile is needed.
 """
@@ -28,7 +29,7 @@ import os
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -51,10 +52,12 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "auth_style": str,
     "timeout": (int, float),
     "max_attempts": int,
+    "rate": (int, float),
     "allow_insecure_http": bool,
 }
 _PATHS = frozenset({"token_file", "app_secret_file"})
 _SECRETS = frozenset({"token", "app_secret"})
+_POSITIVE = frozenset({"timeout", "max_attempts", "rate"})
 
 
 @attrs.frozen
@@ -120,8 +123,11 @@ def _checked(table: object, name: str, path: Path) -> dict[str, object]:
         if kind is None:
             known = ", ".join(_TYPES)
             raise UsageError(f"{path}: profiles.{name}: unknown key {key!r} (keys: {known})")
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise UsageError(f"{path}: profiles.{name}.{key} has the wrong type")
+        if key in _POSITIVE and not 0 < cast(float, value) < float("inf"):
+            # 0 would otherwise read as "not set" and fall back to the default silently
+            raise UsageError(f"{path}: profiles.{name}.{key} must be > 0, not {value}")
         values[key] = _resolved(value, path) if key in _PATHS else value
     return values
 

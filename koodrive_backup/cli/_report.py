@@ -39,6 +39,8 @@ __all__ = [
     "record_table",
     "signal_name",
     "timing_line",
+    "wait_row",
+    "wait_seconds",
 ]
 
 _SHOWN_FAILURES = 20
@@ -132,6 +134,7 @@ def bulk_json(outcome: BulkOutcome, target: Target, unprocessed_out: str | None)
         "counts": counts(outcome),
         "elapsed_seconds": round(outcome.elapsed, 3),
         "ids_per_second": round(_rate(outcome), 1),
+        "rate_limit_wait_seconds": wait_seconds(outcome.rate_limit_wait),
         _done_key(outcome): list(result.deleted),
         "already_gone": list(outcome.already_gone),
         "repeated": [kind.failure_id(f) for f in outcome.repeated],
@@ -144,6 +147,18 @@ def bulk_json(outcome: BulkOutcome, target: Target, unprocessed_out: str | None)
         "unprocessed_out": unprocessed_out,
         "errors": [error_json(e) for e in result.errors],
     }
+
+
+def wait_seconds(wait: float | None) -> float | None:
+    """``rate_limit_wait_seconds`` of a JSON summary: ``None`` (null) without ``--rate``."""
+    return None if wait is None else round(wait, 3)
+
+
+def wait_row(wait: float | None) -> list[tuple[str, str, str]]:
+    """The summary row of the time spent waiting for ``--rate`` (none without a limit)."""
+    if wait is None:
+        return []
+    return [("rate-limit wait", f"{wait:.2f} s", "for --rate, summed over requests in flight")]
 
 
 def _rate(outcome: BulkOutcome) -> float:
@@ -173,7 +188,7 @@ def bulk_rows(outcome: BulkOutcome) -> list[tuple[str, str, str]]:
         ("unprocessed", str(n["unprocessed"]), "not settled: a request failed after retries, "
          "or the run stopped"),
     ]  # fmt: skip
-    return rows
+    return rows + wait_row(outcome.rate_limit_wait)
 
 
 def bulk_table(outcome: BulkOutcome, target: Target, unprocessed_out: str | None) -> str:

@@ -9,7 +9,7 @@
     print(status.as_json())                                     # or job_status("job.db")
 
 A layer above the client: it uses the public ``koodrive_backup`` API only (``list_scopes``,
-``iter_delete_scopes``, ``list_records``, ``delete_records`` under ``client.lock()``).
+``iter_delete_scopes``, ``list_records``, ``iter_delete_records`` under ``client.lock()``).
 Ray (``engine="ray"``) is imported only when asked for. See docs/jobs.md.
 """
 

@@ -1,19 +1,21 @@
 """How the job's workers build their clients: one factory from one set of options.
 
 Every ``BackupClient`` of a job (one per user, in the local worker or in each Ray actor) is
-made by ``make_client(options, user_id)``, so a setting added here reaches all of them; the
-shared ``RateLimit`` of issue 12 belongs here when it lands.
+made by ``make_client(options, user_id, rate_limit)``, so a setting added here reaches all
+of them. ``options.rate`` is a number (it travels to Ray actors as one); each worker turns
+it into the one ``RateLimit`` its clients share (a ``RateLimit`` serves one event loop).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeAlias
 
 import attrs
 
-from .. import BackupClient, BearerAuth, HmacAuth, RetryPolicy
+from .. import BackupClient, BearerAuth, HmacAuth, RateLimit, RetryPolicy
 
-__all__ = ["ClientOptions", "make_client"]
+__all__ = ["ClientFactory", "ClientOptions", "make_client"]
 
 
 @attrs.frozen
@@ -23,7 +25,9 @@ class ClientOptions:
     Either ``app_id`` + ``app_secret`` (``HmacAuth``: signs for any user, the fleet case) or
     ``token`` (``BearerAuth(token, style=auth_style)``) for a manifest of one user
     (``user_id``, when given, must be that user). ``retry``, ``timeout`` and
-    ``allow_insecure_http`` are ``BackupClient``'s.
+    ``allow_insecure_http`` are ``BackupClient``'s. ``rate``: request attempts per second
+    for the whole job, retries included (``None``: unlimited), shared by all its clients;
+    with ``engine="ray"`` each of the ``n`` actors gets ``rate / n``.
     """
 
     base_url: str
@@ -35,6 +39,7 @@ class ClientOptions:
     retry: RetryPolicy | None = None
     timeout: float = 30.0
     allow_insecure_http: bool = False
+    rate: float | None = None
 
     def __attrs_post_init__(self) -> None:
         hmac = self.app_id is not None or self.app_secret is not None
@@ -42,6 +47,12 @@ class ClientOptions:
             raise TypeError("give app_id and app_secret, or a token (not both)")
         if hmac and (not self.app_id or not self.app_secret):
             raise TypeError("app_id and app_secret go together")
+        if self.rate is not None:
+            RateLimit(self.rate)  # TypeError/ValueError now, not in a worker mid-run
+
+    def rate_limit(self) -> RateLimit | None:
+        """A new ``RateLimit`` of ``rate`` (for one worker's clients), or ``None``."""
+        return None if self.rate is None else RateLimit(self.rate)
 
     def check_users(self, users: set[str]) -> None:
         """``ValueError`` (before any request) when a token cannot act for these users."""
@@ -56,8 +67,18 @@ class ClientOptions:
             )
 
 
-def make_client(options: ClientOptions, user_id: str) -> BackupClient:
-    """A client acting for ``user_id`` (HMAC app signature, or the single user's token)."""
+#: ``factory(options, user_id, rate_limit)``: how a worker makes the client of a user.
+ClientFactory: TypeAlias = Callable[[ClientOptions, str, RateLimit | None], BackupClient]
+
+
+def make_client(
+    options: ClientOptions, user_id: str, rate_limit: RateLimit | None = None
+) -> BackupClient:
+    """A client acting for ``user_id`` (HMAC app signature, or the single user's token).
+
+    ``rate_limit``: the worker's ``RateLimit``, shared by all the clients it makes; without
+    one, a client of its own limited to ``options.rate`` (if set).
+    """
     if options.app_id is not None and options.app_secret is not None:
         auth: HmacAuth | BearerAuth = HmacAuth(options.app_id, options.app_secret)
     else:
@@ -69,4 +90,5 @@ def make_client(options: ClientOptions, user_id: str) -> BackupClient:
         retry=options.retry,
         timeout=options.timeout,
         allow_insecure_http=options.allow_insecure_http,
+        rate_limit=options.rate if rate_limit is None else rate_limit,
     )

@@ -16,7 +16,10 @@ costs a few percent.
   inserted, never overwritten (``INSERT OR IGNORE``): an ID is never counted twice.
 
 A chunk's outcome is one job of the journal writer (one transaction), so a crash leaves
-each chunk either as it was or fully recorded.
+each chunk either as it was or fully recorded. Records are deleted one request each and
+journaled one by one as they settle (``settle_some``): a row per record, their chunk mixed
+until its last pending record has settled; the records that settle before one hand-over of
+the writer go in one statement.
 """
 
 from __future__ import annotations
@@ -189,12 +192,20 @@ class IdStore:
         if whole and not (done.gone or done.failed or done.unprocessed):
             self.db.execute("UPDATE chunks SET state = 1 WHERE n = ?", (chunk,))
             return
-        rows: list[tuple[object, ...]] = [(chunk, i, DELETED, None, None) for i in done.deleted]
-        rows += [(chunk, i, GONE, None, None) for i in done.gone]
-        rows += [(chunk, i, FAILED, code, msg) for i, code, msg in done.failed]
-        self.db.executemany(_INSERT_OUTCOME, rows)
+        self.db.executemany(_INSERT_OUTCOME, _outcome_rows(chunk, done))
         state = MIXED if done.unprocessed else MIXED_SETTLED
         self.db.execute("UPDATE chunks SET state = ? WHERE n = ?", (state, chunk))
+
+    def settle_some(self, settled: list[tuple[int, Settled, bool]]) -> None:
+        """Write outcomes of some of their chunks' pending IDs (records, one request each):
+        ``(chunk, outcome, more)``, ``more`` while other IDs of the chunk are still to settle.
+        A row per ID; a chunk is mixed, and settled once its last pending ID is."""
+        rows = [row for chunk, done, _ in settled for row in _outcome_rows(chunk, done)]
+        self.db.executemany(_INSERT_OUTCOME, rows)
+        states = {chunk: MIXED if more else MIXED_SETTLED for chunk, _, more in settled}
+        self.db.executemany(
+            "UPDATE chunks SET state = ? WHERE n = ?", [(s, n) for n, s in states.items()]
+        )
 
     def fail_pending(self, target: int, code: str, msg: str) -> int:
         """Fail every pending ID of a target with one reason; returns how many."""
@@ -214,3 +225,11 @@ class IdStore:
             "UPDATE chunks SET state = 2 WHERE n IN (SELECT chunk FROM outcomes WHERE outcome = 3)"
         )
         return self.db.execute("DELETE FROM outcomes WHERE outcome = 3").rowcount
+
+
+def _outcome_rows(chunk: int, done: Settled) -> list[tuple[object, ...]]:
+    """``outcomes`` rows for the settled IDs of ``done`` (its unprocessed ones stay pending)."""
+    rows: list[tuple[object, ...]] = [(chunk, i, DELETED, None, None) for i in done.deleted]
+    rows += [(chunk, i, GONE, None, None) for i in done.gone]
+    rows += [(chunk, i, FAILED, code, msg) for i, code, msg in done.failed]
+    return rows

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from .. import BackupClient
-from ._clients import ClientOptions, make_client
+from ._clients import ClientFactory, ClientOptions, make_client
 from ._journal import Journal, JournalError, PlanSummary
 from ._manifest import read_manifest
 from ._runner import ProgressCallback, Runner, RunOptions, Stream, Workers
@@ -34,6 +33,9 @@ class LocalWorkers:
 
     def stream(self, operation: str, user_id: str, *args: str | list[str]) -> Stream:
         return self.worker.stream(operation, user_id, *args)
+
+    async def rate_limit_wait(self) -> float | None:
+        return self.worker.rate_limit_wait
 
     async def close(self) -> None:
         await self.worker.close()
@@ -65,7 +67,7 @@ async def run_job(
     ray_address: str | None = None,
     ray_actors: int | None = None,
     on_progress: ProgressCallback | None = None,
-    client_factory: Callable[[ClientOptions, str], BackupClient] = make_client,
+    client_factory: ClientFactory = make_client,
 ) -> JobStatus:
     """Run (or resume) the job of a journal until every open target was worked once.
 
@@ -74,7 +76,10 @@ async def run_job(
     credentials cannot act for the journal's users (before any request), ``JobAuthError``
     when the server refuses the credential (the journal stays resumable), and
     ``CancelledError`` when cancelled (everything settled so far is committed first).
-    ``on_progress`` gets a ``JobStatus`` copy after every chunk, discovery and target.
+    ``on_progress`` gets a ``JobStatus`` copy after every chunk, discovery and target, and a
+    last one when the run ends (also when it is cancelled or fails) with ``rate_limit_wait``
+    set: the seconds this run's requests waited for ``client_options.rate``, summed over the
+    requests in flight (``None`` without a rate); the status returned carries it too.
     ``client_factory`` builds each user's client (the test seam; defaults to ``make_client``).
     """
     options = options or RunOptions()
@@ -92,8 +97,20 @@ async def run_job(
         try:
             await Runner(book, workers, counts, options, on_progress).run()
         finally:
-            await workers.close()
-    return await asyncio.to_thread(job_status, path)
+            await _close(workers, counts, on_progress)
+    status = await asyncio.to_thread(job_status, path)
+    status.rate_limit_wait = counts.rate_limit_wait
+    return status
+
+
+async def _close(workers: Workers, counts: JobStatus, on_progress: ProgressCallback | None) -> None:
+    """Take the run's rate-limit wait from the workers, close them, report the last counts."""
+    try:
+        counts.rate_limit_wait = await workers.rate_limit_wait()
+    finally:
+        await workers.close()
+    if on_progress is not None:
+        on_progress(counts.copy())
 
 
 def _prepare(book: Journal, client_options: ClientOptions, options: RunOptions) -> JobStatus:
@@ -110,7 +127,7 @@ def _workers(
     engine: Engine,
     client_options: ClientOptions,
     settings: WorkerSettings,
-    client_factory: Callable[[ClientOptions, str], BackupClient],
+    client_factory: ClientFactory,
     ray_address: str | None,
     ray_actors: int | None,
 ) -> Workers:

@@ -4,7 +4,8 @@ For each open target (a bounded pool of ``concurrency`` at once, one user's targ
 each other so its client is reused): discover what ``scopes: "all"`` and ``records_before``
 mean (the IDs are committed to the journal before any is deleted), then delete the pending
 IDs window by window (``window`` IDs read from the journal at a time, so a million IDs never
-sit in memory), each chunk's outcome queued to the journal as it settles. IDs left pending
+sit in memory), each chunk's outcome (each record's: records are deleted one request each)
+queued to the journal as it settles. IDs left pending
 by transient failures get up to ``passes`` passes; what is still pending then waits for the
 next run. The API work itself is done by a worker (``LocalWorker`` here, Ray actors with
 ``engine="ray"``); the journal and the counts stay here.
@@ -49,12 +50,18 @@ _INVALID_ID = ("invalid_id", "the server listed an ID the API cannot address in 
 
 ProgressCallback = Callable[[JobStatus], object]
 Stream = AsyncGenerator[Event | Found | ErrorInfo, None]
+#: Queues a settled outcome's journal write (it knows which journal chunk the outcome is of).
+Write = Callable[[Settled], None]
 
 
 class Workers(Protocol):
-    """Where the API work runs: ``stream(operation, user_id, *args)`` (see ``_worker``)."""
+    """Where the API work runs: ``stream(operation, user_id, *args)`` (see ``_worker``);
+    ``rate_limit_wait()``: seconds the requests waited for the rate limit so far, summed
+    over the workers (``None``: no limit, or not measured), asked before ``close()``."""
 
     def stream(self, operation: str, user_id: str, *args: str | list[str]) -> Stream: ...
+
+    async def rate_limit_wait(self) -> float | None: ...
 
     async def close(self) -> None: ...
 
@@ -69,7 +76,8 @@ class JobAuthError(AuthenticationError):
 @attrs.frozen
 class RunOptions:
     """``concurrency``: targets at once; ``window``: scope IDs read from the journal per
-    step; ``record_window``: records per ``delete_records`` call; ``passes``: tries of the
+    step; ``record_window``: records read from the journal per step (one record stream,
+    under the user's lock for the module); ``passes``: tries of the
     pending IDs per run; ``retry_failed``: make failed IDs and targets pending first."""
 
     concurrency: int = 8
@@ -264,29 +272,38 @@ class Runner:
         for batch in _aligned(chunks):
             ids = [i for chunk in batch for i in chunk.ids]
             events = self.workers.stream("delete_scopes", target.user_id, target.device_id, ids)
-            left += await self._settle_stream(target, events, functools.partial(_by_index, batch))
+            write = functools.partial(self._write_chunk, batch)
+            left += await self._settle_stream(target, events, write)
         return left
 
     async def _delete_records(self, target: TargetRow, chunks: list[PendingChunk]) -> int:
-        """One ``delete_records`` call for the window; its outcome split back into chunks."""
+        """One record stream for the window; each record's outcome is journaled as it settles
+        (a crash then re-sends only the records in flight, not the window's)."""
         ids = [i for chunk in chunks for i in chunk.ids]
         events = self.workers.stream("delete_records", target.user_id, target.module_code, ids)
-        return await self._settle_stream(target, events, lambda done: split(chunks, done))
+        write = functools.partial(self._write_record, _RecordWindow(chunks))
+        return await self._settle_stream(target, events, write)
 
-    async def _settle_stream(
-        self,
-        target: TargetRow,
-        events: Stream,
-        chunks_of: Callable[[Settled], list[tuple[PendingChunk, Settled]]],
-    ) -> int:
+    def _write_chunk(self, batch: list[PendingChunk], done: Settled) -> None:
+        """A scope request's outcome: all the pending IDs of one journal chunk."""
+        chunk = batch[done.index]
+        self.writer.submit(self.journal.settle, chunk.n, chunk.whole, done)
+
+    def _write_record(self, window: _RecordWindow, done: Settled) -> None:
+        """One record's outcome: the records settling before the writer's next hand-over go
+        in one statement (as durable as one job each: the hand-over is what commits)."""
+        self.writer.submit_item(self.journal.settle_some, window.place(done))
+
+    async def _settle_stream(self, target: TargetRow, events: Stream, write: Write) -> int:
         left = 0
         stop: ErrorInfo | None = None
         async with contextlib.aclosing(events):
             async for event in events:
                 if isinstance(event, Settled):
-                    for chunk, done in chunks_of(event):
-                        left += self._settled(chunk, done)
-                    stop = self._chunk_error(target, event.error) or stop
+                    left += self._settled(event, write)
+                    error = self._chunk_error(target, event.error)
+                    if error is not None and (stop is None or stop.kind != "auth"):
+                        stop = error  # a refused credential stops the run: it wins
                 else:
                     self._lock_event(event)
         if stop is not None:
@@ -303,13 +320,16 @@ class Runner:
             self.writer.submit(self.journal.note_error, target.n, error.code, error.msg)
         return None
 
-    def _settled(self, chunk: PendingChunk, done: Settled) -> int:
-        self.writer.submit(self.journal.settle, chunk.n, chunk.whole, done)
+    def _settled(self, done: Settled, write: Write) -> int:
+        settled = len(done.deleted) + len(done.gone) + len(done.failed)
+        if not settled:
+            return len(done.unprocessed)  # still pending: nothing to write or count
+        write(done)
         counts = self.counts
         counts.deleted += len(done.deleted)
         counts.gone += len(done.gone)
         counts.failed += len(done.failed)
-        counts.pending -= len(done.deleted) + len(done.gone) + len(done.failed)
+        counts.pending -= settled
         self._report()
         return len(done.unprocessed)
 
@@ -343,27 +363,16 @@ def _aligned(chunks: list[PendingChunk]) -> Iterator[list[PendingChunk]]:
         yield batch
 
 
-def _by_index(batch: list[PendingChunk], done: Settled) -> list[tuple[PendingChunk, Settled]]:
-    return [(batch[done.index], done)]
+class _RecordWindow:
+    """Where each record of a window belongs: its journal chunk, and how many of that chunk's
+    pending records are still to settle (the chunk is mixed until the last has)."""
 
+    def __init__(self, chunks: list[PendingChunk]) -> None:
+        self.chunks = [chunk.n for chunk in chunks for _ in chunk.ids]  # by position in window
+        self.left = {chunk.n: len(chunk.ids) for chunk in chunks}
 
-def split(chunks: list[PendingChunk], done: Settled) -> list[tuple[PendingChunk, Settled]]:
-    """A window's outcome (records: one ``delete_records`` call) as one per chunk."""
-    where = {i: position for position, chunk in enumerate(chunks) for i in chunk.ids}
-    deleted: list[list[str]] = [[] for _ in chunks]
-    gone: list[list[str]] = [[] for _ in chunks]
-    unprocessed: list[list[str]] = [[] for _ in chunks]
-    failed: list[list[tuple[str, str, str]]] = [[] for _ in chunks]
-    for items, parts in (
-        (done.deleted, deleted),
-        (done.gone, gone),
-        (done.unprocessed, unprocessed),
-    ):
-        for item in items:
-            parts[where[item]].append(item)
-    for failure in done.failed:
-        failed[where[failure[0]]].append(failure)
-    return [
-        (chunk, Settled(0, tuple(d), tuple(g), tuple(f), tuple(u), done.error))
-        for chunk, d, g, f, u in zip(chunks, deleted, gone, failed, unprocessed, strict=True)
-    ]
+    def place(self, done: Settled) -> tuple[int, Settled, bool]:
+        """``(chunk, done, more)`` for ``Journal.settle_some``, of a settled record."""
+        n = self.chunks[done.index]
+        self.left[n] -= 1
+        return n, done, self.left[n] > 0

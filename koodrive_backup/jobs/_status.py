@@ -31,6 +31,9 @@ class JobStatus:
     failed) and IDs (``planned`` = ``deleted`` + ``gone`` + ``failed`` + ``pending``).
 
     Mutable: the runner keeps its running counts in one (``on_progress`` gets a copy).
+    ``rate_limit_wait``: set by ``run_job`` when a run ends (seconds its requests waited for
+    the job's rate limit; ``None`` without one); not part of the accounting (nor of
+    ``as_json`` or ``==``), and ``None`` in counts read from a journal.
     """
 
     targets_total: int = 0
@@ -41,6 +44,7 @@ class JobStatus:
     gone: int = 0
     failed: int = 0
     pending: int = 0
+    rate_limit_wait: float | None = attrs.field(default=None, eq=False)
 
     @property
     def finished(self) -> bool:

@@ -1,7 +1,8 @@
 """The worker: the part of a job that talks to the API (in-process, or inside a Ray actor).
 
-It holds one ``BackupClient`` per user (kept while in use, plus a few idle ones) and the
-backup locks of its users, and turns each operation into a stream of plain events
+It holds one ``BackupClient`` per user (kept while in use, plus a few idle ones), the one
+``RateLimit`` they share (built from ``options.rate``), and the backup locks of its users,
+and turns each operation into a stream of plain events
 (``_events``): discovered IDs, settled chunks, locks taken and released, or the error that
 stopped the operation. It never touches the journal: the driver does.
 
@@ -15,7 +16,8 @@ Operations (``LocalWorker.stream(name, *args)``):
   completes (``iter_delete_scopes``);
 - ``delete_records(user_id, module_code, ids)``: under the user's lock for the module
   (``client.lock()``, shared by the user's targets running at once): ``LockHeld`` when it
-  is created, one ``Settled`` for the window, ``LockReleased`` when the last user let go.
+  is created, one ``Settled`` per record as it settles (``iter_delete_records``; ``index``:
+  its position in ``ids``), ``LockReleased`` when the last user let go.
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ from .. import (
     BackupClient,
     ChunkOutcome,
     ConflictError,
-    DeleteRecordsResult,
     KooDriveError,
     ManagedLock,
+    RecordFailure,
     ScopeFailure,
 )
-from ._clients import ClientOptions, make_client
+from ._clients import ClientFactory, ClientOptions, make_client
 from ._events import ErrorInfo, Event, LockHeld, LockReleased, Settled, classify
 
 __all__ = ["CHUNK", "Found", "LocalWorker", "WorkerSettings"]
@@ -46,7 +48,6 @@ __all__ = ["CHUNK", "Found", "LocalWorker", "WorkerSettings"]
 #: IDs per scope request (the server's limit, seed page 001); the driver maps chunk indexes
 #: back to journal rows with it.
 CHUNK = 100
-_SEVERITY = {"auth": 3, "target": 2, "ids": 1, "transient": 0}
 Stream = AsyncGenerator["Event | Found | ErrorInfo", None]
 
 
@@ -148,12 +149,23 @@ class LocalWorker:
         self,
         options: ClientOptions,
         settings: WorkerSettings | None = None,
-        client_factory: Callable[[ClientOptions, str], BackupClient] = make_client,
+        client_factory: ClientFactory = make_client,
     ) -> None:
         self.options = options
         self.settings = settings or WorkerSettings()
         self._factory = client_factory
         self._users: OrderedDict[str, _User] = OrderedDict()
+        #: One limit for every client of this worker (``None``: unlimited).
+        self.rate_limit = options.rate_limit()
+        self._closed_wait = 0.0  # rate-limit wait of the clients already closed
+
+    @property
+    def rate_limit_wait(self) -> float | None:
+        """Seconds this worker's requests waited for its rate limit, summed over its clients
+        (closed ones included); ``None`` without a limit."""
+        if self.rate_limit is None:
+            return None
+        return self._closed_wait + sum(u.client.rate_limit_wait for u in self._users.values())
 
     def stream(self, operation: str, user_id: str, *args: str | list[str]) -> Stream:
         """The events of one operation for ``user_id`` (see the module docstring)."""
@@ -166,13 +178,18 @@ class LocalWorker:
         """Close every client (their locks were released by the operations)."""
         users, self._users = self._users, OrderedDict()
         for user in users.values():
-            await user.client.close()
+            await self._close(user.client)
+
+    async def _close(self, client: BackupClient) -> None:
+        self._closed_wait += client.rate_limit_wait
+        await client.close()
 
     @contextlib.asynccontextmanager
     async def _user(self, user_id: str) -> AsyncIterator[_User]:
         user = self._users.get(user_id)
         if user is None:
-            user = _User(self._factory(self.options, user_id), self.settings.lock_lifetime)
+            client = self._factory(self.options, user_id, self.rate_limit)
+            user = _User(client, self.settings.lock_lifetime)
             self._users[user_id] = user
         user.busy += 1
         try:
@@ -186,7 +203,7 @@ class LocalWorker:
         """Close the least recently used idle clients beyond ``idle_clients``."""
         idle = [uid for uid, user in self._users.items() if not user.busy and not user.locks]
         for user_id in idle[: max(0, len(idle) - self.settings.idle_clients)]:
-            await self._users.pop(user_id).client.close()
+            await self._close(self._users.pop(user_id).client)
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -248,21 +265,25 @@ class LocalWorker:
             try:
                 if created:
                     yield LockHeld(user_id, module_code, lock.lock_id)
-                settled = await self._records_under(user, lock, ids)
+                async for settled in self._records_under(user, lock, ids):
+                    yield settled
             finally:
                 released = await user.release(module_code, holder)
-            yield settled
             if released is not None:
                 yield LockReleased(user_id, module_code, released.lock_id)
 
-    async def _records_under(self, user: _User, lock: ManagedLock, ids: list[str]) -> Settled:
+    async def _records_under(self, user: _User, lock: ManagedLock, ids: list[str]) -> Stream:
+        """One ``Settled`` per record, as each settles (the journal writes it at once)."""
         try:  # a lock lost before the call raises LockLostError at once: try again later
-            result = await user.client.delete_records(
+            stream = user.client.iter_delete_records(
                 ids, lock_id=lock.lock_id, concurrency=self.settings.requests
             )
         except KooDriveError as exc:
-            return Settled(0, unprocessed=tuple(ids), error=_lock_error(exc))
-        return records_settled(result)
+            yield Settled(0, unprocessed=tuple(ids), error=_lock_error(exc))
+            return
+        async with stream:
+            async for outcome in stream:
+                yield record_settled(outcome)
 
 
 _OPERATIONS = frozenset(
@@ -290,17 +311,17 @@ def scope_settled(outcome: ChunkOutcome[str, ScopeFailure]) -> Settled:
     return _with_error(settled, error)
 
 
-def records_settled(result: DeleteRecordsResult) -> Settled:
-    """A window of ``delete_records`` as the journal records it (404: gone)."""
-    deleted = set(result.deleted)
-    absent = set(result.gone)
-    gone = tuple(i for i in result.gone if i not in deleted)
+def record_settled(outcome: ChunkOutcome[str, RecordFailure]) -> Settled:
+    """One record of ``iter_delete_records`` as the journal records it (404: gone)."""
+    if not outcome.failed and outcome.error is None:  # the common case: deleted
+        return Settled(outcome.index, outcome.deleted, unprocessed=outcome.unprocessed)
+    gone = tuple(f.record_id for f in outcome.failed if f.status == 404)
     failed = tuple(
-        (f.record_id, f.error_code, f.msg or "") for f in result.failed if f.record_id not in absent
+        (f.record_id, f.error_code, f.msg or "") for f in outcome.failed if f.status != 404
     )
-    infos = [classify(exc) for exc in result.errors]
-    error = max(infos, key=lambda info: _SEVERITY[info.kind], default=None)
-    return _with_error(Settled(0, result.deleted, gone, failed, result.unprocessed), error)
+    error = None if outcome.error is None else classify(outcome.error)
+    settled = Settled(outcome.index, outcome.deleted, gone, failed, outcome.unprocessed)
+    return _with_error(settled, error)
 
 
 def _with_error(settled: Settled, error: ErrorInfo | None) -> Settled:

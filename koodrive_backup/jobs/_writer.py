@@ -25,7 +25,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ._journal import Journal
 
@@ -63,6 +63,15 @@ class JournalWriter:
             self._flush()
         elif self._timer is None:
             self._timer = self._loop.call_later(FLUSH_DELAY, self._flush)
+
+    def submit_item(self, method: Callable[[list[Any]], object], item: object) -> None:
+        """Queue ``method([item])``; items queued back to back before the next hand-over
+        join one call (records settle one by one: their rows go in one statement)."""
+        collected = self._collected
+        if collected and collected[-1][0] == method and collected[-1][2] is None:
+            cast(list[object], collected[-1][1][0]).append(item)  # the thread has not got it
+        else:
+            self.submit(method, [item])
 
     def _flush(self) -> None:
         """Hand the collected writes to the thread (in order, as one group)."""
