@@ -7,6 +7,19 @@
 
 from ._batch import BatchResult, ChunkOutcome
 from ._batch_stream import BatchStream
+from ._hooks import (
+    BatchEvent,
+    CallEvent,
+    ChunkEvent,
+    Hooks,
+    LockRenewalEvent,
+    RateLimitEvent,
+    RequestEvent,
+    RequestInfo,
+    ResponseEvent,
+    RetryEvent,
+    TelemetryOptions,
+)
 from ._locks import LockContext, ManagedLock
 from ._protocol import RawResponse
 from ._retry import RetryPolicy
@@ -67,10 +80,13 @@ __all__ = [
     "BackupFile",
     "BackupRecord",
     "BadRequestError",
+    "BatchEvent",
     "BatchProgress",
     "BatchResult",
     "BatchStream",
     "BearerAuth",
+    "CallEvent",
+    "ChunkEvent",
     "ChunkOutcome",
     "Clock",
     "ConfigInfo",
@@ -81,11 +97,13 @@ __all__ = [
     "DeleteScopesResult",
     "DeviceEntity",
     "HmacAuth",
+    "Hooks",
     "HttpRequest",
     "KooDriveError",
     "LockContext",
     "LockInfo",
     "LockLostError",
+    "LockRenewalEvent",
     "ManagedLock",
     "ModuleCode",
     "NOT_FOUND_CODE",
@@ -94,9 +112,14 @@ __all__ = [
     "PermissionDeniedError",
     "REPEATED_ID_CODE",
     "RateLimitError",
+    "RateLimitEvent",
     "RawResponse",
     "RecordFailure",
     "RecordStatus",
+    "RequestEvent",
+    "RequestInfo",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "ScopeAddFailure",
     "ScopeFailure",
@@ -105,6 +128,7 @@ __all__ = [
     "ServerError",
     "SignableRequest",
     "SystemClock",
+    "TelemetryOptions",
     "Transport",
     "__version__",
 ]

@@ -26,6 +26,7 @@ import attrs
 
 from . import _validate as check
 from ._retry import stops_batch
+from ._telemetry import NULL_BATCH, BatchWatch, ChunkWatch, NullWatch, ResultOf
 from .errors import KooDriveError
 from .models import BatchProgress
 
@@ -114,6 +115,8 @@ class BatchResult(Generic[K, F]):
 
 
 SendChunk = Callable[[list[K]], Awaitable[ChunkAnswer[K, F]]]
+#: Telemetry of a run: ``observe(total, result_of)`` -> the run's watch.
+Observe = Callable[[int, ResultOf], BatchWatch | NullWatch]
 
 
 def prepare(
@@ -127,13 +130,16 @@ def prepare(
     is_gone: Callable[[F], bool] | None = None,
     stop_when: Callable[[KooDriveError], bool] = stops_batch,
     max_chunk_size: int | None = None,
+    observe: Observe | None = None,
 ) -> Batch[K, F]:
-    """Check the options, consume ``keys`` into a plan, and return the batch, not started."""
+    """Check the options, consume ``keys`` into a plan, and return the batch, not started.
+
+    ``observe(total, result_of)`` gives the telemetry watch of a run (``_telemetry``)."""
     check.positive_int(chunk_size, "chunk_size", maximum=max_chunk_size)
     check.positive_int(concurrency, "concurrency")
     if on_progress is not None and not callable(on_progress):
         raise TypeError("on_progress must be callable")
-    rules = _Rules(send_chunk, repeated_failure, on_progress, is_gone, stop_when)
+    rules = _Rules(send_chunk, repeated_failure, on_progress, is_gone, stop_when, observe)
     return Batch(_Plan(keys, chunk_size), rules, concurrency)
 
 
@@ -146,6 +152,7 @@ class _Rules(Generic[K, F]):
     on_progress: ProgressCallback | None
     is_gone: Callable[[F], bool] | None
     stop_when: Callable[[KooDriveError], bool]
+    observe: Observe | None = None
 
 
 class _Plan(Generic[K]):
@@ -227,16 +234,21 @@ class Batch(Generic[K, F]):
         self.stopped_by: KooDriveError | None = None
         self.counts = _Counts()
         self._report_lock = asyncio.Lock()
+        self.watch: BatchWatch | NullWatch = NULL_BATCH  # telemetry, set per run
 
     async def run(self) -> BatchResult[K, F]:
+        observe = self.rules.observe
+        if observe is not None:
+            self.watch = observe(self.plan.total, self.result)
         chunks = iter(range(self.plan.chunk_count))  # shared by the workers: taken lazily
         workers = min(self.concurrency, self.plan.chunk_count)
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(workers):
-                    group.create_task(self._worker(chunks))
-        except BaseExceptionGroup as failure:
-            raise failure.exceptions[0]  # noqa: B904 -- the worker's own exception, not a group
+        with self.watch:  # telemetry: the batch's span is current for the workers it starts
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(workers):
+                        group.create_task(self._worker(chunks))
+            except BaseExceptionGroup as failure:
+                raise failure.exceptions[0]  # noqa: B904 -- the worker's own exception
         return self.result()
 
     async def _worker(self, chunks: Iterator[int]) -> None:
@@ -245,14 +257,17 @@ class Batch(Generic[K, F]):
             if self.stopped_by is not None:
                 await self._settle(index, keys, None, None, sent=False)
                 continue
-            try:
-                answer = await self.rules.send_chunk(keys)
-            except KooDriveError as exc:
-                if self.stopped_by is None and self.rules.stop_when(exc):
-                    self.stopped_by = exc  # every later request would fail the same way
-                await self._settle(index, keys, None, exc, sent=True)
-                continue
-            await self._settle(index, keys, answer, None, sent=True)
+            with self.watch.chunk(index, len(keys)) as chunk:  # telemetry: the request's span
+                answer, error = await self._send(keys)
+            await self._settle(index, keys, answer, error, sent=True, chunk=chunk)
+
+    async def _send(self, keys: list[K]) -> tuple[ChunkAnswer[K, F] | None, KooDriveError | None]:
+        try:
+            return await self.rules.send_chunk(keys), None
+        except KooDriveError as exc:
+            if self.stopped_by is None and self.rules.stop_when(exc):
+                self.stopped_by = exc  # every later request would fail the same way
+            return None, exc
 
     async def _settle(
         self,
@@ -262,6 +277,7 @@ class Batch(Generic[K, F]):
         error: KooDriveError | None,
         *,
         sent: bool,
+        chunk: ChunkWatch | NullWatch | None = None,
     ) -> None:
         base = index * self.plan.chunk_size
         if answer is not None:
@@ -270,7 +286,10 @@ class Batch(Generic[K, F]):
             self.errors[index] = error
         states = self.state[base : base + len(keys)]
         repeats = len(self.plan.repeats_of(index))
-        self.counts.add(len(keys), states.count(_DELETED), states.count(_FAILED), repeats)
+        deleted, failed = states.count(_DELETED), states.count(_FAILED)
+        self.counts.add(len(keys), deleted, failed, repeats)
+        counts = (deleted, failed + repeats, len(keys) - deleted - failed)
+        self.watch.settled(chunk, index, len(keys), counts, error)  # telemetry
         progress = self.counts.progress(self.plan.total)
         if self.emit is not None:
             self.emit(self._outcome(index, base, keys, error, sent=sent))

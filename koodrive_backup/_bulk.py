@@ -18,6 +18,7 @@ from ._batch import (
     Batch,
     BatchResult,
     ChunkAnswer,
+    Observe,
     ProgressCallback,
     SendChunk,
     prepare,
@@ -147,6 +148,7 @@ class BulkOps(Operations):
             options.get("on_progress"),
             _repeated_scope,
             _not_found,
+            self._rq.telemetry.batches("delete_scopes"),
         )
 
     async def delete_records(
@@ -192,7 +194,10 @@ class BulkOps(Operations):
                 return ChunkAnswer(failed=((record_id, _record_failure(record_id, exc)),))
             return ChunkAnswer(deleted=(record_id,))
 
-        batch = _batch(ids, send, 1, concurrency, on_progress, _repeated_record, _status_404)
+        observe = self._rq.telemetry.batches("delete_records")
+        batch = _batch(
+            ids, send, 1, concurrency, on_progress, _repeated_record, _status_404, observe
+        )
         result = await batch.run()
         return DeleteRecordsResult(
             result.deleted, result.failed, result.unprocessed, result.errors, gone_ids=result.gone
@@ -246,7 +251,8 @@ class BulkOps(Operations):
             return _scopes_added(answer, created)
 
         report = None if on_progress is None else _as_add_progress(on_progress)
-        batch = _batch(specs, send, chunk_size, concurrency, report, _repeated_spec, None)
+        observe = self._rq.telemetry.batches("add_scopes")
+        batch = _batch(specs, send, chunk_size, concurrency, report, _repeated_spec, None, observe)
         result = await batch.run()
         added = tuple(created[spec] for spec in result.deleted)
         return AddScopesResult(added, result.failed, result.unprocessed, result.errors)
@@ -260,8 +266,10 @@ def _batch(
     on_progress: ProgressCallback | None,
     repeated: Callable[[K], F],
     is_gone: Callable[[F], bool] | None,
+    observe: Observe,
 ) -> Batch[K, F]:
-    """The engine, with the server's per-request limit on ``chunk_size``."""
+    """The engine, with the server's per-request limit on ``chunk_size``; ``observe`` is
+    the telemetry of the operation (``Telemetry.batches``)."""
     return prepare(
         keys,
         send,
@@ -271,6 +279,7 @@ def _batch(
         on_progress=on_progress,
         is_gone=is_gone,
         max_chunk_size=ep.MAX_IDS_PER_REQUEST,
+        observe=observe,
     )
 
 

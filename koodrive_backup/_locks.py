@@ -20,6 +20,7 @@ from . import _endpoints as ep
 from . import _validate as check
 from ._requester import Operations, Requester
 from ._retry import is_retryable
+from ._telemetry import NullWatch, RenewalWatch
 from .errors import KooDriveError, LockLostError
 from .models import LockInfo, ModuleCode
 
@@ -141,26 +142,31 @@ class LockContext:
         again every ``renew_interval / 5`` until the lock's lifetime since the last good
         renewal would run out; then it is marked lost.
         """
+        delay: float | None = self.renew_interval
+        while delay is not None:
+            await self._rq.clock.sleep(delay)
+            with self._rq.telemetry.lock_renewal(lock) as renewal:  # telemetry: a span each
+                delay = await self._renew(lock, renewal)
+
+    async def _renew(self, lock: ManagedLock, renewal: RenewalWatch | NullWatch) -> float | None:
+        """One renewal: the delay before the next, or ``None`` once the lock is lost."""
         clock = self._rq.clock
+        started = clock.monotonic()
         retry_delay = self.renew_interval / 5
-        delay = self.renew_interval
-        while True:
-            await clock.sleep(delay)
-            started = clock.monotonic()
-            try:  # renewing twice is harmless: retried like a GET
-                await self._rq.call(ep.RENEW_LOCK, retry_unsafe=True, lock_id=lock.lock_id)
-            except Exception as exc:
-                expires = lock._renewed_at + self.lifetime
-                transient = isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=True)
-                if not transient or clock.monotonic() + retry_delay >= expires:
-                    lock._mark_lost(exc)
-                    return
-                logger.info("renewing backup lock %s failed (%s); retrying", lock.lock_id, exc)
-                delay = retry_delay
-            else:
-                lock._renewed_at = started
-                lock.renewals += 1
-                delay = self.renew_interval
+        try:  # renewing twice is harmless: retried like a GET
+            await self._rq.call(ep.RENEW_LOCK, retry_unsafe=True, lock_id=lock.lock_id)
+        except Exception as exc:
+            expires = lock._renewed_at + self.lifetime
+            transient = isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=True)
+            if not transient or clock.monotonic() + retry_delay >= expires:
+                lock._mark_lost(exc)
+                return None
+            logger.info("renewing backup lock %s failed (%s); retrying", lock.lock_id, exc)
+            renewal.failed(exc)
+            return retry_delay
+        lock._renewed_at = started
+        lock.renewals += 1
+        return self.renew_interval
 
 
 class LockOps(Operations):

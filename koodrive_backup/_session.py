@@ -16,6 +16,7 @@ from urllib.parse import quote
 from ._protocol import Endpoint, Payload, Request, host_header, read_payload
 from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock
+from ._telemetry import CallWatch, Telemetry
 from ._transport import Clock, HttpRequest, Transport
 from .errors import AuthenticationError
 
@@ -39,6 +40,7 @@ class Session:
         transport: Transport,
         clock: Clock,
         clock_skew_margin: float,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.base_url = base_url
         self.auth = auth
@@ -50,6 +52,12 @@ class Session:
         self._timeout = timeout
         self._x_date = XDateClock(clock_skew_margin, now=clock.time)
         self.closed = False
+        if telemetry is None:
+            telemetry = Telemetry(None, None, base_url=base_url, clock=clock.monotonic)
+        self.telemetry = telemetry
+        # Telemetry: the one check on the hot path. ``None`` when no hook or adapter exists;
+        # else ``watch(req)`` returns ``None`` while nothing records (the plain path below).
+        self._watch = self.telemetry.watch if self.telemetry.enabled else None
 
     async def close(self) -> None:
         """Close the transport; later calls raise ``RuntimeError``. Safe to call twice."""
@@ -68,12 +76,27 @@ class Session:
             raise RuntimeError("this BackupClient is closed")
         req = endpoint.request(values)
         idempotent = retry_unsafe or endpoint.idempotent
+        if self._watch is not None and (watch := self._watch(req)) is not None:
+            return await self._watched_call(watch, endpoint, req, idempotent)  # telemetry
         attempt = partial(self._attempt, req)
         return endpoint.answer(
             await self.retrier.run(attempt, idempotent=idempotent, describe=req), req
         )
 
-    async def _attempt(self, req: Request, number: int) -> Payload:
+    async def _watched_call(
+        self, watch: CallWatch, endpoint: Endpoint[T], req: Request, idempotent: bool
+    ) -> T:
+        """``call`` reporting to ``watch``: the call, each attempt, each exchange."""
+        attempt = partial(self._watched_attempt, req, watch)
+        with watch:
+            payload = await self.retrier.run(attempt, idempotent=idempotent, describe=req)
+            return endpoint.answer(payload, req)
+
+    async def _watched_attempt(self, req: Request, watch: CallWatch, number: int) -> Payload:
+        with watch.attempt(number):
+            return await self._attempt(req, number, watch)
+
+    async def _attempt(self, req: Request, number: int, watch: CallWatch | None = None) -> Payload:
         """One attempt: fresh X-Date and auth headers, send, classify the answer.
 
         After a 401 the auth strategy may ask for a new credential: then the request is
@@ -89,17 +112,21 @@ class Session:
             )
             used = await self.auth.headers(signable)
             response = await self.transport.send(self._http_request(req, x_date, used))
+            if watch is not None:
+                watch.answered(response.status)  # telemetry
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s -> %d (attempt %d)", req, response.status, number)
             try:
                 return read_payload(response, req)
-            except AuthenticationError:
+            except AuthenticationError as exc:
                 if refreshed:
                     self.auth.forget()
                     raise
                 if not await self.auth.refresh(used):
                     raise
                 refreshed = True
+                if watch is not None:
+                    watch.resending(exc)  # telemetry
 
     def _http_request(self, req: Request, x_date: str, auth: Mapping[str, str]) -> HttpRequest:
         headers = {"X-Date": x_date, "X-User-Id": self._user_id}

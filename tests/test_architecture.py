@@ -26,6 +26,9 @@ LAYERS = [
     "_endpoints",  # the 19 endpoints, described once
     "_signing",  # pure signing steps and the auth strategies
     "_retry",  # pure retry decisions and the tenacity wiring
+    "_hooks",  # the public event hooks and their events (no OpenTelemetry)
+    "_otel",  # the OpenTelemetry adapter: spans and metrics from those events
+    "_telemetry",  # the per-client watcher the session, engine and locks report to
     "_batch",  # the pure batch engine
     "_batch_stream",  # its public front: run_batch, stream_batch, BatchStream
     "_transport",  # the I/O seam: the HTTP exchange (aiohttp) and the clock
@@ -50,7 +53,7 @@ ROOMS = [
     ("tenacity", ("_retry",)),
     ("rich", ("cli",)),
     ("ray", ("jobs",)),
-    ("opentelemetry", ("_telemetry",)),
+    ("opentelemetry", ("_otel",)),
 ]
 
 
