@@ -17,7 +17,7 @@ exceptions (aiohttp's, say) too.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
@@ -39,6 +39,8 @@ from .errors import KooDriveError
 __all__ = ["Otel", "Scope"]
 
 Attributes = dict[str, Any]
+A = TypeVar("A")
+R = TypeVar("R")
 SCOPE_NAME = "koodrive_backup"
 #: Seconds: the HTTP semantic conventions' advice for request durations.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
@@ -93,6 +95,22 @@ class Otel:
         self.active: Callable[[], bool] = _always if explicit else _global_providers_set
         trace.get_tracer_provider()  # loads a provider named by OTEL_PYTHON_TRACER_PROVIDER
         metrics.get_meter_provider()
+
+    def gate(self, make: Callable[[A], R]) -> Callable[[A], R | None]:
+        """``make``, preceded by the check that a provider records (``None`` if not): the
+        whole cost of telemetry per call while the application configured nothing."""
+        if self.active is _always:
+            return make
+        if self.active is not _set_by_variables:
+            return lambda arg: make(arg) if self.active() else None
+        tracing, metering = _trace_state, _metrics_state
+
+        def gated(arg: A) -> R | None:
+            if tracing._TRACER_PROVIDER is None and metering._METER_PROVIDER is None:
+                return None  # the usual case: two reads, no call
+            return make(arg)  # which asks ``active`` again: a no-op provider records nothing
+
+        return gated
 
     def _instruments(self, meter: metrics.Meter) -> None:
         self.duration = meter.create_histogram(
@@ -208,8 +226,11 @@ class Otel:
 
     def chunk_settled(self, chunk: Scope | None, event: ChunkEvent, *, adopted: bool) -> None:
         """A chunk's accounting: on its span (if it was sent) and in the ID counters."""
-        counts = {"deleted": event.deleted, "failed": event.failed}
-        counts["unprocessed"] = event.unprocessed
+        counts = {
+            "deleted": event.deleted,
+            "failed": event.failed,
+            "unprocessed": event.unprocessed,
+        }
         if chunk is not None:
             attributes: Attributes = {f"koodrive.chunk.{k}": n for k, n in counts.items()}
             chunk.close(attributes, event.error, record=not adopted)  # a call recorded it

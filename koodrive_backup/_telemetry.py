@@ -23,7 +23,7 @@ from collections.abc import Callable, Sized
 from contextvars import ContextVar
 from functools import cache, partial
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from . import _endpoints as ep
@@ -50,6 +50,7 @@ __all__ = ["NULL_BATCH", "BatchWatch", "CallWatch", "Telemetry", "otel_adapter"]
 
 logger = logging.getLogger("koodrive_backup")
 Monotonic = Callable[[], float]
+E = TypeVar("E")
 
 
 def _operations() -> dict[Endpoint[Any], str]:
@@ -98,7 +99,10 @@ def _version() -> str:
 class Telemetry:
     """What one client reports to: the user's hooks and/or the OpenTelemetry adapter.
 
-    ``enabled`` is false when neither exists: the session then skips telemetry entirely.
+    ``enabled`` is false when neither exists (or the hooks override nothing): the session
+    then skips telemetry entirely. ``watch(req)`` gives a call's ``CallWatch``, or ``None``
+    while nothing listens; without hooks, the adapter's gate checks first, in a few
+    instructions, whether any provider records.
     """
 
     def __init__(
@@ -107,9 +111,14 @@ class Telemetry:
         if hooks is not None and not isinstance(hooks, Hooks):
             raise TypeError("hooks must be an instance of a Hooks subclass")
         self.hooks = hooks
+        #: The hooks the subclass overrides: events are built for these only.
+        self.wanted = _overridden(hooks)
         self.otel = otel
         self.clock = clock
-        self.enabled = hooks is not None or otel is not None
+        self.enabled = bool(self.wanted) or otel is not None
+        self.watch: Callable[[Request], CallWatch | None] = self._watch
+        if otel is not None and not self.wanted:
+            self.watch = otel.gate(self._watch)
         parts = urlsplit(base_url)
         self.server = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
 
@@ -118,12 +127,9 @@ class Telemetry:
         otel = self.otel
         return otel if otel is not None and otel.active() else None
 
-    def watch(self, req: Request) -> CallWatch | None:
-        """A watch for one call, or ``None`` when nothing listens (the plain path)."""
+    def _watch(self, req: Request) -> CallWatch | None:
         otel = self._recorder()
-        if otel is None and self.hooks is None:
-            return None
-        return CallWatch(self, req, otel)
+        return CallWatch(self, req, otel) if otel is not None or self.wanted else None
 
     def batches(self, operation: str) -> Callable[[int, ResultOf], BatchWatch | NullWatch]:
         """How the engine watches each run of bulk ``operation`` (``prepare(observe=...)``)."""
@@ -131,25 +137,37 @@ class Telemetry:
 
     def _batch(self, operation: str, total: int, result_of: ResultOf) -> BatchWatch | NullWatch:
         otel = self._recorder()
-        if otel is None and self.hooks is None:
+        if otel is None and not self.wanted:
             return NULL_BATCH
         return BatchWatch(self, otel, operation, total, result_of)
 
     def lock_renewal(self, lock: RenewedLock) -> RenewalWatch | NullWatch:
         """A context around one background renewal of ``lock``."""
         otel = self._recorder()
-        if otel is None and self.hooks is None:
+        if otel is None and not self.wanted:
             return NULL_CHUNK
         return RenewalWatch(self, otel, lock)
 
-    def emit(self, name: str, event: object) -> None:
-        """Call hook ``name``; what it raises is logged, never passed on to the call."""
-        if self.hooks is None:
-            return
-        try:
-            getattr(self.hooks, name)(event)
-        except Exception:
-            logger.warning("telemetry hook %s raised; ignored", name, exc_info=True)
+    def tell(self, otel: Otel | None, hook: str, kind: Callable[..., E], *fields: Any) -> E | None:
+        """``kind(*fields)`` if the adapter (``otel``) or hook ``hook`` wants it, after calling
+        the hook; what a hook raises is logged, never passed on to the call."""
+        wanted = hook in self.wanted
+        if otel is None and not wanted:
+            return None
+        event = kind(*fields)
+        if wanted:
+            try:
+                getattr(self.hooks, hook)(event)
+            except Exception:
+                logger.warning("telemetry hook %s raised; ignored", hook, exc_info=True)
+        return event
+
+
+def _overridden(hooks: Hooks | None) -> frozenset[str]:
+    if hooks is None:
+        return frozenset()
+    names = [name for name in vars(Hooks) if name.startswith("on_")]
+    return frozenset(name for name in names if getattr(type(hooks), name) is not vars(Hooks)[name])
 
 
 def _outcome(error: BaseException | None) -> str:
@@ -194,45 +212,39 @@ class CallWatch:
         self._attempt_scope: Scope | None = None
         self.scope: Scope | None = None
         if otel is not None:
-            adopt = chunk.adopt() if chunk is not None else None
-            self.scope = otel.call_started(self.info, adopt)
+            self.scope = otel.call_started(self.info, chunk.adopt() if chunk else None)
 
     def __enter__(self) -> CallWatch:
         return self
 
     def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
         code = error.code if isinstance(error, APIError) else None
-        duration = self.t.clock() - self.started
-        event = CallEvent(
-            self.info,
-            _outcome(error),
-            error,
-            self.attempts,
-            self.retry_wait,
-            self.status,
-            code,
-            duration,
-        )
-        if self.otel is not None and self.scope is not None:
+        outcome, duration = _outcome(error), self.t.clock() - self.started
+        fields = (outcome, error, self.attempts, self.retry_wait, self.status, code, duration)
+        event = self.t.tell(self.otel, "on_call", CallEvent, self.info, *fields)
+        if event is not None and self.otel is not None and self.scope is not None:
             self.otel.call_ended(self.scope, event)
-        self.t.emit("on_call", event)
 
     def attempt(self, number: int) -> _Attempt:
         """Mark attempt ``number`` as started (after a retry's wait); ``with`` it to end it."""
         now = self.t.clock()
         if number > 1 and self.failure is not None:
-            wait = now - self.ended_at
-            self.retry_wait += wait
-            retry = RetryEvent(self.info, number, retry_reason(self.failure), self.failure, wait)
-            if self.otel is not None and self.scope is not None:
-                self.otel.retried(self.scope, retry)
-            self.t.emit("on_retry", retry)
+            self._retried(number, now - self.ended_at)
         self.attempts = number
         self.sent_at, self.resend, self.status = now, False, None
         if self.otel is not None:
             self._attempt_scope = self.otel.attempt_started(self.info, number)
-        self.t.emit("on_request", RequestEvent(self.info, number))
+        self.t.tell(None, "on_request", RequestEvent, self.info, number)
         return _Attempt(self)
+
+    def _retried(self, number: int, wait: float) -> None:
+        assert self.failure is not None
+        self.retry_wait += wait
+        reason = retry_reason(self.failure)
+        fields = (self.info, number, reason, self.failure, wait)
+        event = self.t.tell(self.otel, "on_retry", RetryEvent, *fields)
+        if event is not None and self.otel is not None and self.scope is not None:
+            self.otel.retried(self.scope, event)
 
     def answered(self, status: int) -> None:
         """The transport returned an answer with ``status`` (not yet classified)."""
@@ -241,22 +253,22 @@ class CallWatch:
     def resending(self, error: KooDriveError) -> None:
         """The answer was a 401 and the request is re-sent with a fresh credential."""
         event = self._response(error)
-        if self.otel is not None and self._attempt_scope is not None:
+        if event is not None and self.otel is not None and self._attempt_scope is not None:
             self.otel.resent(self._attempt_scope, event)
-        self.t.emit("on_response", event)
         self.sent_at, self.resend = self.t.clock(), True
-        self.t.emit("on_request", RequestEvent(self.info, self.attempts, resend=True))
+        self.t.tell(None, "on_request", RequestEvent, self.info, self.attempts, True)
 
     def rate_limited(self, seconds: float) -> None:
         """The attempt waited ``seconds`` for a rate-limit token (``RateLimit``, API.md)."""
-        event = RateLimitEvent(self.info, self.attempts, seconds)
-        if self.otel is not None and self.scope is not None:
+        fields = (self.info, self.attempts, seconds)
+        event = self.t.tell(self.otel, "on_rate_limit", RateLimitEvent, *fields)
+        if event is not None and self.otel is not None and self.scope is not None:
             self.otel.rate_limited(self.scope, event)
-        self.t.emit("on_rate_limit", event)
 
-    def _response(self, error: KooDriveError | None) -> ResponseEvent:
+    def _response(self, error: KooDriveError | None) -> ResponseEvent | None:
         duration = self.t.clock() - self.sent_at
-        return ResponseEvent(self.info, self.attempts, self.status, error, duration, self.resend)
+        fields = (self.info, self.attempts, self.status, error, duration, self.resend)
+        return self.t.tell(self.otel, "on_response", ResponseEvent, *fields)
 
     def attempt_ended(self, error: BaseException | None) -> None:
         self.ended_at = self.t.clock()
@@ -268,9 +280,8 @@ class CallWatch:
                 scope.close({}, error, record=True)
             return
         event = self._response(failure)
-        if self.otel is not None and scope is not None:
+        if event is not None and self.otel is not None and scope is not None:
             self.otel.attempt_ended(scope, event)
-        self.t.emit("on_response", event)
 
 
 class _Attempt:
@@ -370,19 +381,12 @@ class BatchWatch:
         result = self.result_of()
         outcome = _outcome(error) if error is not None else "ok" if result.ok else "partial"
         counts = (len(result.deleted), len(result.failed), len(result.unprocessed))
-        duration = self.t.clock() - self.started
-        event = BatchEvent(
-            self.operation,
-            outcome,
-            self.total,
-            *counts,
-            len(result.gone),
-            len(result.errors),
-            duration,
+        fields = (*counts, len(result.gone), len(result.errors), self.t.clock() - self.started)
+        event = self.t.tell(
+            self.otel, "on_batch", BatchEvent, self.operation, outcome, self.total, *fields
         )
-        if self.otel is not None and self.scope is not None:
+        if event is not None and self.otel is not None and self.scope is not None:
             self.otel.batch_ended(self.scope, event, error)
-        self.t.emit("on_batch", event)
 
     def chunk(self, index: int, size: int) -> ChunkWatch:
         return ChunkWatch(self, index, size)
@@ -397,16 +401,13 @@ class BatchWatch:
     ) -> None:
         """Chunk ``index`` is accounted: ``counts`` = (deleted, failed, unprocessed) input
         occurrences; ``chunk`` is ``None`` for a chunk never sent."""
-        sent = isinstance(chunk, ChunkWatch)
-        started = chunk.started if isinstance(chunk, ChunkWatch) else self.t.clock()
-        event = ChunkEvent(
-            self.operation, index, size, *counts, sent, error, self.t.clock() - started
-        )
-        if self.otel is not None:
-            scope = chunk.scope if isinstance(chunk, ChunkWatch) else None
-            adopted = isinstance(chunk, ChunkWatch) and chunk.adopted
+        sent = chunk if isinstance(chunk, ChunkWatch) else None
+        duration = 0.0 if sent is None else self.t.clock() - sent.started
+        fields = (index, size, *counts, sent is not None, error, duration)
+        event = self.t.tell(self.otel, "on_chunk", ChunkEvent, self.operation, *fields)
+        if event is not None and self.otel is not None:
+            scope, adopted = (None, False) if sent is None else (sent.scope, sent.adopted)
             self.otel.chunk_settled(scope, event, adopted=adopted)
-        self.t.emit("on_chunk", event)
 
 
 class ChunkWatch:
@@ -478,10 +479,8 @@ class RenewalWatch:
             outcome, cause = "renewed", None
         else:
             outcome, cause = ("lost", lock.error) if lock.lost else ("retrying", self.error)
+        fields = (lock.lock_id, lock.module_code, outcome, lock.renewals, cause)
         duration = self.t.clock() - self.started
-        event = LockRenewalEvent(
-            lock.lock_id, lock.module_code, outcome, lock.renewals, cause, duration
-        )
-        if self.otel is not None and self.scope is not None:
+        event = self.t.tell(self.otel, "on_lock_renewal", LockRenewalEvent, *fields, duration)
+        if event is not None and self.otel is not None and self.scope is not None:
             self.otel.renewal_ended(self.scope, event)
-        self.t.emit("on_lock_renewal", event)
