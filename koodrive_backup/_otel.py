@@ -5,23 +5,22 @@ The only module that imports ``opentelemetry`` (``opentelemetry-api``; the extra
 secret-free events as the public ``Hooks`` (``_hooks``), plus the span a call runs in, and
 turns them into spans, span events and metric points; OpenTelemetry naming lives here only.
 
-Spans: ``koodrive.<operation>`` per call (kind INTERNAL, current while the call runs) with a
-``koodrive.<operation>.attempt`` child per attempt (kind CLIENT, HTTP client attributes);
-``koodrive.<bulk>`` per bulk operation with a ``koodrive.<bulk>.chunk`` child per chunk
-request (the chunk's call reports into that span); ``koodrive.lock.renewal`` per background
-renewal. Exceptions are recorded as an ``exception`` event holding the SDK exception's type
-and message only: never ``record_exception``, whose stack trace would format the chained
+Spans: ``koodrive.<operation>`` per call (kind CLIENT, HTTP client attributes, current
+while the call runs) with a ``koodrive.attempt`` event per attempt; ``koodrive.<bulk>`` per
+bulk operation with a ``koodrive.<bulk>.chunk`` child per chunk request (the chunk's call
+reports into that span); ``koodrive.lock.renewal`` per background renewal. Attempts are
+events, not spans: an HTTP instrumentation (aiohttp's) already makes a CLIENT span per
+exchange, nested under the call span, and a span costs the Python SDK about 20 us.
+Exceptions are recorded as an ``exception`` event holding the SDK exception's type and
+message only: never ``record_exception``, whose stack trace would format the chained
 exceptions (aiohttp's, say) too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
-
-from opentelemetry import context as otel_context
-from opentelemetry import metrics, trace
-from opentelemetry.trace import NoOpTracerProvider, SpanKind, Status, StatusCode
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._hooks import (
     BatchEvent,
@@ -36,6 +35,10 @@ from ._hooks import (
 )
 from .errors import KooDriveError
 
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter
+    from opentelemetry.trace import Span, SpanKind
+
 __all__ = ["Otel", "Scope"]
 
 Attributes = dict[str, Any]
@@ -46,6 +49,25 @@ SCOPE_NAME = "koodrive_backup"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 
 
+class Api:
+    """What the adapter uses of ``opentelemetry-api``, imported when the first client with
+    telemetry is built: importing the package never imports the extra."""
+
+    def __init__(self) -> None:
+        from opentelemetry import context, metrics, trace
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        self.get_tracer, self.get_meter = trace.get_tracer, metrics.get_meter
+        self.attach, self.detach = context.attach, context.detach
+        self.in_context = trace.set_span_in_context
+        self.internal, self.client = SpanKind.INTERNAL, SpanKind.CLIENT
+        self.error = partial(Status, StatusCode.ERROR)
+        #: ``active()`` for the global providers (see the probe at the end of the module).
+        self.probe, self.unset = _probes(trace, metrics)
+        trace.get_tracer_provider()  # loads a provider named by OTEL_PYTHON_TRACER_PROVIDER
+        metrics.get_meter_provider()
+
+
 class Scope:
     """A started span, current in the task that started it until ``leave()``.
 
@@ -53,20 +75,21 @@ class Scope:
     annotated, never made current again nor ended here.
     """
 
-    __slots__ = ("_token", "own", "span")
+    __slots__ = ("_api", "_token", "own", "span")
 
-    def __init__(self, span: trace.Span, *, own: bool = True) -> None:
+    def __init__(self, api: Api, span: Span, *, own: bool = True) -> None:
+        self._api = api
         self.span = span
         self.own = own
         self._token: object | None = None
         if own:
-            self._token = otel_context.attach(trace.set_span_in_context(span))
+            self._token = api.attach(api.in_context(span))
 
     def leave(self) -> None:
         """Stop being the current span (in the task that started it); idempotent."""
         token, self._token = self._token, None
         if token is not None:
-            otel_context.detach(token)  # type: ignore[arg-type]
+            self._api.detach(token)  # type: ignore[arg-type]
 
     def close(self, attributes: Attributes, error: BaseException | None, *, record: bool) -> None:
         """Set ``attributes`` and the status; record ``error`` (if ``record``); end if own."""
@@ -74,7 +97,7 @@ class Scope:
         span = self.span
         span.set_attributes(attributes)
         if error is not None and not _cancelled(error):
-            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            span.set_status(self._api.error(type(error).__name__))
             if record:
                 span.add_event("exception", _exception_attributes(error))
         if self.own:
@@ -85,34 +108,30 @@ class Otel:
     """Spans and metrics for one client, through the given or the global providers."""
 
     def __init__(self, options: TelemetryOptions, version: str) -> None:
+        api = self.api = Api()
         self.include_paths = options.include_paths
         tracer_provider, meter_provider = options.tracer_provider, options.meter_provider
-        self.tracer = trace.get_tracer(SCOPE_NAME, version, tracer_provider=tracer_provider)
-        meter = metrics.get_meter(SCOPE_NAME, version, meter_provider=meter_provider)
-        self._instruments(meter)
+        self.tracer = api.get_tracer(SCOPE_NAME, version, tracer_provider=tracer_provider)
+        self._instruments(api.get_meter(SCOPE_NAME, version, meter_provider=meter_provider))
         explicit = tracer_provider is not None or meter_provider is not None
         #: Whether anything records now: checked once per call, so it must be cheap.
-        self.active: Callable[[], bool] = _always if explicit else _global_providers_set
-        trace.get_tracer_provider()  # loads a provider named by OTEL_PYTHON_TRACER_PROVIDER
-        metrics.get_meter_provider()
+        self.active: Callable[[], bool] = _always if explicit else api.probe
 
     def gate(self, make: Callable[[A], R]) -> Callable[[A], R | None]:
         """``make``, preceded by the check that a provider records (``None`` if not): the
         whole cost of telemetry per call while the application configured nothing."""
         if self.active is _always:
             return make
-        if self.active is not _set_by_variables:
-            return lambda arg: make(arg) if self.active() else None
-        tracing, metering = _trace_state, _metrics_state
+        unset = self.api.unset
 
         def gated(arg: A) -> R | None:
-            if tracing._TRACER_PROVIDER is None and metering._METER_PROVIDER is None:
-                return None  # the usual case: two reads, no call
-            return make(arg)  # which asks ``active`` again: a no-op provider records nothing
+            if unset():
+                return None  # the usual case: nothing configured
+            return make(arg)  # which asks ``active``: a no-op provider records nothing
 
         return gated
 
-    def _instruments(self, meter: metrics.Meter) -> None:
+    def _instruments(self, meter: Meter) -> None:
         self.duration = meter.create_histogram(
             "koodrive.client.operation.duration",
             unit="s",
@@ -130,23 +149,18 @@ class Otel:
 
     # --- spans ---------------------------------------------------------------------------
 
-    def start(self, name: str, attributes: Attributes, kind: SpanKind = SpanKind.INTERNAL) -> Scope:
-        """A new span, child of the current one, made current."""
-        return Scope(self.tracer.start_span(name, kind=kind, attributes=attributes))
+    def start(self, name: str, attributes: Attributes, kind: SpanKind | None = None) -> Scope:
+        """A new span (INTERNAL unless told), child of the current one, made current."""
+        kind = self.api.internal if kind is None else kind
+        return Scope(self.api, self.tracer.start_span(name, kind=kind, attributes=attributes))
 
     def call_started(self, info: RequestInfo, adopt: Scope | None) -> Scope:
         """The span of a call: its own, or the chunk span it adopts (already current)."""
-        if adopt is not None:
-            adopt.span.set_attributes(self.request_attributes(info))
-            return Scope(adopt.span, own=False)
-        return self.start(f"koodrive.{info.operation}", self.request_attributes(info))
-
-    def attempt_started(self, info: RequestInfo, attempt: int) -> Scope:
         attributes = self.request_attributes(info)
-        attributes["koodrive.attempt"] = attempt
-        if attempt > 1:
-            attributes["http.request.resend_count"] = attempt - 1
-        return self.start(f"koodrive.{info.operation}.attempt", attributes, SpanKind.CLIENT)
+        if adopt is not None:
+            adopt.span.set_attributes(attributes)
+            return Scope(self.api, adopt.span, own=False)
+        return self.start(f"koodrive.{info.operation}", attributes, self.api.client)
 
     def request_attributes(self, info: RequestInfo) -> Attributes:
         """HTTP client conventions: the path template, never the path with IDs (unless asked)."""
@@ -163,19 +177,27 @@ class Otel:
 
     # --- events of a call ----------------------------------------------------------------
 
-    def resent(self, attempt: Scope, event: ResponseEvent) -> None:
+    def resent(self, call: Scope, event: ResponseEvent) -> None:
         """The 401 that made the client re-send with a fresh credential."""
-        attempt.span.add_event("koodrive.auth.resend", _status_of(event.status))
+        attributes = {"koodrive.attempt": event.attempt, **_status_of(event.status)}
+        call.span.add_event("koodrive.auth.resend", attributes)
         self.resends.add(1, {"koodrive.operation": event.request.operation})
 
-    def attempt_ended(self, attempt: Scope, event: ResponseEvent) -> None:
-        attributes = _status_of(event.status)
+    def attempt_ended(self, call: Scope, event: ResponseEvent) -> None:
+        """An attempt settled: an event on the call's span, and the attempt counter."""
         outcome = "ok" if event.error is None else type(event.error).__name__
+        attributes: Attributes = {
+            "koodrive.attempt": event.attempt,
+            "koodrive.attempt.duration_s": event.duration_s,
+            **_status_of(event.status),
+        }
         if event.error is not None:
             attributes["error.type"] = outcome
-        attempt.close(attributes, event.error, record=True)
-        labels = {"koodrive.operation": event.request.operation, "koodrive.outcome": outcome}
-        self.attempts.add(1, {**labels, **_status_of(event.status)})
+        call.span.add_event("koodrive.attempt", attributes)
+        # Two labels only: each one costs every point (the status is in the retry reason).
+        self.attempts.add(
+            1, {"koodrive.operation": event.request.operation, "koodrive.outcome": outcome}
+        )
 
     def retried(self, call: Scope, event: RetryEvent) -> None:
         attributes: Attributes = {
@@ -222,7 +244,7 @@ class Otel:
             "koodrive.chunk.index": index,
             "koodrive.chunk.size": size,
         }
-        return self.start(f"koodrive.{operation}.chunk", attributes)
+        return self.start(f"koodrive.{operation}.chunk", attributes, self.api.client)
 
     def chunk_settled(self, chunk: Scope | None, event: ChunkEvent, *, adopted: bool) -> None:
         """A chunk's accounting: on its span (if it was sent) and in the ID counters."""
@@ -291,37 +313,37 @@ def _always() -> bool:
 # spans; a call would still pay for them (about 4 us: a span, a context attach). So each
 # call first asks whether a provider was set. The public getters read ``os.environ`` on each
 # call while none is set (0.6 us each); the variables they return from are read directly
-# instead (40 ns for both), falling back to the getters if a future release renames them.
-# A provider can be set once only, so a set one stays set; one set after the client was
+# instead (40 ns for both), falling back to the getters if a release renames them. A
+# provider can be set once only, so a set one stays set; one set after the client was
 # created is seen by the next call.
 
-_trace_state: Any = trace
-_metrics_state: Any = getattr(metrics, "_internal", None)
+
+def _probes(trace: Any, metrics: Any) -> tuple[Callable[[], bool], Callable[[], bool]]:
+    """``(recording, unset)``: whether a global provider that records is set (one that is
+    not a no-op), and the cheapest test that none is set at all."""
+    state: Any = getattr(metrics, "_internal", None)
+    if not hasattr(trace, "_TRACER_PROVIDER") or not hasattr(state, "_METER_PROVIDER"):
+        return _by_getters(trace, metrics)
+
+    def unset() -> bool:
+        return trace._TRACER_PROVIDER is None and state._METER_PROVIDER is None
+
+    def recording() -> bool:
+        return _records(trace._TRACER_PROVIDER) or _records(state._METER_PROVIDER)
+
+    return recording, unset
 
 
-def _set_by_variables() -> bool:
-    tracer, meter = _trace_state._TRACER_PROVIDER, _metrics_state._METER_PROVIDER
-    if tracer is None and meter is None:
-        return False
-    return not isinstance(tracer, NoOpTracerProvider | None) or _meter_recording(meter)
+def _by_getters(trace: Any, metrics: Any) -> tuple[Callable[[], bool], Callable[[], bool]]:
+    def recording() -> bool:
+        return _records(trace.get_tracer_provider()) or _records(metrics.get_meter_provider())
+
+    return recording, lambda: not recording()
 
 
-def _set_by_getters() -> bool:
-    tracer = trace.get_tracer_provider()
-    unset = isinstance(tracer, trace.ProxyTracerProvider | NoOpTracerProvider)
-    return not unset or _meter_recording(metrics.get_meter_provider())
+#: The providers that record nothing: the API's proxies (before one is set) and no-ops.
+_IDLE = {"ProxyTracerProvider", "NoOpTracerProvider", "_ProxyMeterProvider", "NoOpMeterProvider"}
 
 
-def _meter_recording(provider: object) -> bool:
-    return (
-        provider is not None
-        and not isinstance(provider, metrics.NoOpMeterProvider)
-        and (type(provider).__name__ != "_ProxyMeterProvider")
-    )
-
-
-_global_providers_set: Callable[[], bool] = (
-    _set_by_variables
-    if hasattr(_trace_state, "_TRACER_PROVIDER") and hasattr(_metrics_state, "_METER_PROVIDER")
-    else _set_by_getters
-)
+def _records(provider: object) -> bool:
+    return provider is not None and type(provider).__name__ not in _IDLE

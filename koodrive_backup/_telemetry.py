@@ -76,15 +76,18 @@ def otel_adapter(telemetry: bool | TelemetryOptions) -> Otel | None:
     options = telemetry if isinstance(telemetry, TelemetryOptions) else TelemetryOptions()
     if not isinstance(telemetry, bool | TelemetryOptions):
         raise TypeError("telemetry must be True, False or a TelemetryOptions")
+    from ._otel import Otel
+
     try:
-        from ._otel import Otel
-    except ImportError:
+        return Otel(options, _version())
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("opentelemetry"):
+            raise
         if telemetry is True:
             return None  # API.md: traced "when opentelemetry-api is importable"
         raise ImportError(
             "TelemetryOptions needs opentelemetry-api: pip install 'koodrive-backup[otel]'"
         ) from None
-    return Otel(options, _version())
 
 
 @cache
@@ -209,7 +212,6 @@ class CallWatch:
         self.status: int | None = None
         self.failure: KooDriveError | None = None  # the last attempt's, for the retry reason
         self.resend = False
-        self._attempt_scope: Scope | None = None
         self.scope: Scope | None = None
         if otel is not None:
             self.scope = otel.call_started(self.info, chunk.adopt() if chunk else None)
@@ -232,8 +234,6 @@ class CallWatch:
             self._retried(number, now - self.ended_at)
         self.attempts = number
         self.sent_at, self.resend, self.status = now, False, None
-        if self.otel is not None:
-            self._attempt_scope = self.otel.attempt_started(self.info, number)
         self.t.tell(None, "on_request", RequestEvent, self.info, number)
         return _Attempt(self)
 
@@ -253,8 +253,8 @@ class CallWatch:
     def resending(self, error: KooDriveError) -> None:
         """The answer was a 401 and the request is re-sent with a fresh credential."""
         event = self._response(error)
-        if event is not None and self.otel is not None and self._attempt_scope is not None:
-            self.otel.resent(self._attempt_scope, event)
+        if event is not None and self.otel is not None and self.scope is not None:
+            self.otel.resent(self.scope, event)
         self.sent_at, self.resend = self.t.clock(), True
         self.t.tell(None, "on_request", RequestEvent, self.info, self.attempts, True)
 
@@ -274,14 +274,11 @@ class CallWatch:
         self.ended_at = self.t.clock()
         failure = error if isinstance(error, KooDriveError) else None
         self.failure = failure
-        scope, self._attempt_scope = self._attempt_scope, None
-        if error is not None and failure is None:  # cancelled, or a bug: no answer to report
-            if scope is not None:
-                scope.close({}, error, record=True)
-            return
+        if error is not None and failure is None:
+            return  # cancelled, or a bug: no answer to report (the call's end says which)
         event = self._response(failure)
-        if event is not None and self.otel is not None and scope is not None:
-            self.otel.attempt_ended(scope, event)
+        if event is not None and self.otel is not None and self.scope is not None:
+            self.otel.attempt_ended(self.scope, event)
 
 
 class _Attempt:

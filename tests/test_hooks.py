@@ -247,4 +247,4 @@ async def test_a_rate_limit_wait_is_reported_to_hooks_and_metrics() -> None:
     assert rec.total("koodrive.client.rate_limit.waits", **labels) == 1
     assert rec.total("koodrive.client.rate_limit.wait_time", **labels) == 0.25
     (call,) = rec.spans("koodrive.get_record")
-    assert [e.name for e in call.events] == ["koodrive.rate_limit.wait"]
+    assert [e.name for e in call.events] == ["koodrive.rate_limit.wait", "koodrive.attempt"]
