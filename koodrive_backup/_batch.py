@@ -257,17 +257,16 @@ class Batch(Generic[K, F]):
             if self.stopped_by is not None:
                 await self._settle(index, keys, None, None, sent=False)
                 continue
+            answer: ChunkAnswer[K, F] | None = None
+            error: KooDriveError | None = None
             with self.watch.chunk(index, len(keys)) as chunk:  # telemetry: the request's span
-                answer, error = await self._send(keys)
+                try:
+                    answer = await self.rules.send_chunk(keys)
+                except KooDriveError as exc:
+                    if self.stopped_by is None and self.rules.stop_when(exc):
+                        self.stopped_by = exc  # every later request would fail the same way
+                    error = exc
             await self._settle(index, keys, answer, error, sent=True, chunk=chunk)
-
-    async def _send(self, keys: list[K]) -> tuple[ChunkAnswer[K, F] | None, KooDriveError | None]:
-        try:
-            return await self.rules.send_chunk(keys), None
-        except KooDriveError as exc:
-            if self.stopped_by is None and self.rules.stop_when(exc):
-                self.stopped_by = exc  # every later request would fail the same way
-            return None, exc
 
     async def _settle(
         self,

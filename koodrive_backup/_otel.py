@@ -64,6 +64,7 @@ class Api:
         self.error = partial(Status, StatusCode.ERROR)
         #: ``active()`` for the global providers (see the probe at the end of the module).
         self.probe, self.unset = _probes(trace, metrics)
+        self.state = _state(trace, metrics)
         trace.get_tracer_provider()  # loads a provider named by OTEL_PYTHON_TRACER_PROVIDER
         metrics.get_meter_provider()
 
@@ -122,11 +123,14 @@ class Otel:
         whole cost of telemetry per call while the application configured nothing."""
         if self.active is _always:
             return make
-        unset = self.api.unset
+        if self.api.state is None:
+            unset = self.api.unset
+            return lambda arg: None if unset() else make(arg)
+        tracing, metering = self.api.state
 
         def gated(arg: A) -> R | None:
-            if unset():
-                return None  # the usual case: nothing configured
+            if tracing._TRACER_PROVIDER is None and metering._METER_PROVIDER is None:
+                return None  # the usual case, nothing configured: two reads, no call
             return make(arg)  # which asks ``active``: a no-op provider records nothing
 
         return gated
@@ -318,12 +322,22 @@ def _always() -> bool:
 # created is seen by the next call.
 
 
+def _state(trace: Any, metrics: Any) -> tuple[Any, Any] | None:
+    """The modules holding the global providers (``_TRACER_PROVIDER``, ``_METER_PROVIDER``:
+    ``None`` until set), or ``None`` if a release moved them (the getters are used then)."""
+    state = getattr(metrics, "_internal", None)
+    if hasattr(trace, "_TRACER_PROVIDER") and hasattr(state, "_METER_PROVIDER"):
+        return trace, state
+    return None
+
+
 def _probes(trace: Any, metrics: Any) -> tuple[Callable[[], bool], Callable[[], bool]]:
     """``(recording, unset)``: whether a global provider that records is set (one that is
-    not a no-op), and the cheapest test that none is set at all."""
-    state: Any = getattr(metrics, "_internal", None)
-    if not hasattr(trace, "_TRACER_PROVIDER") or not hasattr(state, "_METER_PROVIDER"):
+    not a no-op), and whether none is set at all."""
+    found = _state(trace, metrics)
+    if found is None:
         return _by_getters(trace, metrics)
+    state = found[1]
 
     def unset() -> bool:
         return trace._TRACER_PROVIDER is None and state._METER_PROVIDER is None

@@ -53,8 +53,8 @@ def test_the_console_example_prints_the_spans_it_describes() -> None:
     assert '"name": "koodrive.client.operation.duration"' in console
 
 
-def test_the_options_example_builds_a_client() -> None:
-    run(BLOCKS[1])
+def test_the_options_example_records_into_its_own_provider() -> None:
+    assert run(BLOCKS[1]).splitlines() == ["['koodrive.list_devices']"]
 
 
 def test_the_hooks_example_prints_what_the_doc_says() -> None:
