@@ -1,7 +1,8 @@
 """``telemetry``: what observability costs on the hot path, ``get_record`` against the bare
 server at the target concurrency.
 
-Variants, interleaved run by run like the other cases:
+Variants, interleaved run by run, in an order reversed every other run (A B C, C B A, ...)
+so that a machine growing slower or faster during the case weighs on all of them alike:
 
 - ``telemetry=False``: the baseline. It is the code path of an install without
   ``opentelemetry-api`` too: in both cases the client holds no telemetry at all.
@@ -21,8 +22,7 @@ from typing import Any
 from koodrive_backup import BackupClient, RetryPolicy, TelemetryOptions
 
 from ._config import RECORD_ID, TOKEN, USER_ID, Sizes
-from ._driver import Series, cpu_us, paired_ratio, rate
-from ._http_cases import _measure
+from ._driver import CpuMeter, Series, cpu_us, drive, paired_ratio, rate
 from ._report import CaseResult, Target, series_row, table_header
 from ._servers import BARE, server
 
@@ -96,6 +96,20 @@ async def telemetry_case(sizes: Sizes) -> CaseResult:
     name = f"telemetry: get_record c={concurrency}, otel idle / off req/s"
     result.targets.append(Target(name, idle, 0.98, "x", at_least=True))
     return result
+
+
+async def _measure(
+    calls: dict[str, Call], sizes: Sizes, concurrency: int, meter: CpuMeter
+) -> dict[str, Series]:
+    series = {name: Series(name) for name in calls}
+    for call in calls.values():
+        await drive(call, sizes.warmup, concurrency)
+    names = list(calls)
+    for run in range(sizes.runs):
+        for name in names if run % 2 == 0 else reversed(names):
+            sample = await drive(calls[name], sizes.requests, concurrency, meter)
+            series[name].samples.append(sample)
+    return series
 
 
 def _ratios(series: Series, baseline: Series) -> dict[str, Any]:

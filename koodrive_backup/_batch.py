@@ -26,7 +26,7 @@ import attrs
 
 from . import _validate as check
 from ._retry import stops_batch
-from ._telemetry import NULL_BATCH, BatchWatch, ChunkWatch, NullWatch, ResultOf
+from ._telemetry import BatchWatch, ChunkWatch, NullWatch, ObserveBatch, unobserved
 from .errors import KooDriveError
 from .models import BatchProgress
 
@@ -43,8 +43,6 @@ __all__ = [
 logger = logging.getLogger("koodrive_backup")
 
 K = TypeVar("K", bound=Hashable)
-
-
 F = TypeVar("F")  # a per-key failure value, e.g. ScopeFailure
 
 #: ``on_progress``: a plain callable, or one returning an awaitable (an ``async def``).
@@ -115,8 +113,6 @@ class BatchResult(Generic[K, F]):
 
 
 SendChunk = Callable[[list[K]], Awaitable[ChunkAnswer[K, F]]]
-#: Telemetry of a run: ``observe(total, result_of)`` -> the run's watch.
-Observe = Callable[[int, ResultOf], BatchWatch | NullWatch]
 
 
 def prepare(
@@ -130,11 +126,9 @@ def prepare(
     is_gone: Callable[[F], bool] | None = None,
     stop_when: Callable[[KooDriveError], bool] = stops_batch,
     max_chunk_size: int | None = None,
-    observe: Observe | None = None,
+    observe: ObserveBatch = unobserved,
 ) -> Batch[K, F]:
-    """Check the options, consume ``keys`` into a plan, and return the batch, not started.
-
-    ``observe(total, result_of)`` gives the telemetry watch of a run (``_telemetry``)."""
+    """Check the options, consume ``keys`` into a plan, and return the batch, not started."""
     check.positive_int(chunk_size, "chunk_size", maximum=max_chunk_size)
     check.positive_int(concurrency, "concurrency")
     if on_progress is not None and not callable(on_progress):
@@ -152,7 +146,7 @@ class _Rules(Generic[K, F]):
     on_progress: ProgressCallback | None
     is_gone: Callable[[F], bool] | None
     stop_when: Callable[[KooDriveError], bool]
-    observe: Observe | None = None
+    observe: ObserveBatch = unobserved
 
 
 class _Plan(Generic[K]):
@@ -234,12 +228,9 @@ class Batch(Generic[K, F]):
         self.stopped_by: KooDriveError | None = None
         self.counts = _Counts()
         self._report_lock = asyncio.Lock()
-        self.watch: BatchWatch | NullWatch = NULL_BATCH  # telemetry, set per run
 
     async def run(self) -> BatchResult[K, F]:
-        observe = self.rules.observe
-        if observe is not None:
-            self.watch = observe(self.plan.total, self.result)
+        self.watch: BatchWatch | NullWatch = self.rules.observe(self.plan.total, self.result)
         chunks = iter(range(self.plan.chunk_count))  # shared by the workers: taken lazily
         workers = min(self.concurrency, self.plan.chunk_count)
         with self.watch:  # telemetry: the batch's span is current for the workers it starts
@@ -255,18 +246,19 @@ class Batch(Generic[K, F]):
         for index in chunks:
             keys = self.plan.chunk(index)
             if self.stopped_by is not None:
-                await self._settle(index, keys, None, None, sent=False)
+                await self._settle(index, keys, None, None, chunk=None)  # never sent
                 continue
-            answer: ChunkAnswer[K, F] | None = None
-            error: KooDriveError | None = None
             with self.watch.chunk(index, len(keys)) as chunk:  # telemetry: the request's span
-                try:
-                    answer = await self.rules.send_chunk(keys)
-                except KooDriveError as exc:
-                    if self.stopped_by is None and self.rules.stop_when(exc):
-                        self.stopped_by = exc  # every later request would fail the same way
-                    error = exc
-            await self._settle(index, keys, answer, error, sent=True, chunk=chunk)
+                answer, error = await self._send(keys)
+            await self._settle(index, keys, answer, error, chunk=chunk)
+
+    async def _send(self, keys: list[K]) -> tuple[ChunkAnswer[K, F] | None, KooDriveError | None]:
+        try:
+            return await self.rules.send_chunk(keys), None
+        except KooDriveError as exc:
+            if self.stopped_by is None and self.rules.stop_when(exc):
+                self.stopped_by = exc  # every later request would fail the same way
+            return None, exc
 
     async def _settle(
         self,
@@ -275,8 +267,7 @@ class Batch(Generic[K, F]):
         answer: ChunkAnswer[K, F] | None,
         error: KooDriveError | None,
         *,
-        sent: bool,
-        chunk: ChunkWatch | NullWatch | None = None,
+        chunk: ChunkWatch | NullWatch | None,
     ) -> None:
         base = index * self.plan.chunk_size
         if answer is not None:
@@ -285,13 +276,12 @@ class Batch(Generic[K, F]):
             self.errors[index] = error
         states = self.state[base : base + len(keys)]
         repeats = len(self.plan.repeats_of(index))
-        deleted, failed = states.count(_DELETED), states.count(_FAILED)
-        self.counts.add(len(keys), deleted, failed, repeats)
-        counts = (deleted, failed + repeats, len(keys) - deleted - failed)
-        self.watch.settled(chunk, index, len(keys), counts, error)  # telemetry
+        counts = (len(keys), states.count(_DELETED), states.count(_FAILED), repeats)
+        self.counts.add(*counts)
+        self.watch.settled(chunk, index, counts, error)  # telemetry
         progress = self.counts.progress(self.plan.total)
         if self.emit is not None:
-            self.emit(self._outcome(index, base, keys, error, sent=sent))
+            self.emit(self._outcome(index, base, keys, error, sent=chunk is not None))
         if self.rules.on_progress is not None:
             async with self._report_lock:  # FIFO: reports arrive in order, never overlap
                 await _report(self.rules.on_progress, progress)

@@ -18,7 +18,6 @@ from ._batch import (
     Batch,
     BatchResult,
     ChunkAnswer,
-    Observe,
     ProgressCallback,
     SendChunk,
     prepare,
@@ -26,6 +25,7 @@ from ._batch import (
 from ._batch_stream import BatchStream
 from ._requester import Operations
 from ._retry import STOP_ERRORS, is_retryable
+from ._telemetry import ObserveBatch
 from .errors import APIError
 from .models import (
     NOT_FOUND_CODE,
@@ -266,7 +266,7 @@ def _batch(
     on_progress: ProgressCallback | None,
     repeated: Callable[[K], F],
     is_gone: Callable[[F], bool] | None,
-    observe: Observe,
+    observe: ObserveBatch,
 ) -> Batch[K, F]:
     """The engine, with the server's per-request limit on ``chunk_size``; ``observe`` is
     the telemetry of the operation (``Telemetry.batches``)."""

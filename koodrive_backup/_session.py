@@ -13,10 +13,11 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from ._call_watch import CallWatch
 from ._protocol import Endpoint, Payload, Request, host_header, read_payload
 from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock
-from ._telemetry import CallWatch, Telemetry
+from ._telemetry import Telemetry
 from ._transport import Clock, HttpRequest, Transport
 from .errors import AuthenticationError
 

@@ -1,10 +1,9 @@
 """Telemetry: one object per client that the session, the batch engine and the managed lock
 report to, at defined points; it feeds the user's ``Hooks`` and the OpenTelemetry adapter.
 
-The points: a call starts and ends (``Telemetry.watch`` -> ``CallWatch``), an attempt starts
-and ends, an exchange is answered, the 401 re-send, a retry (seen when the next attempt
-starts: its reason is the previous failure, its wait the time since), a rate-limit wait; a
-bulk operation starts and ends (``BatchWatch``), a chunk is sent and settles; a lock renewal.
+The points: a call (``Telemetry.watch`` -> ``_call_watch.CallWatch``: the call, its attempts
+and exchanges, retries, the 401 re-send, rate-limit waits); a bulk operation starts and ends
+(``BatchWatch``), a chunk is sent and settles (``ChunkWatch``); a lock renewal.
 
 Zero cost when unused: with ``telemetry=False`` (or without ``opentelemetry-api``) and no
 hooks the session holds no watcher at all and checks one attribute per call. With
@@ -17,52 +16,36 @@ telemetry on, never at package import.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sized
-from contextvars import ContextVar
 from functools import cache, partial
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from . import _endpoints as ep
-from ._hooks import (
-    BatchEvent,
-    CallEvent,
-    ChunkEvent,
-    Hooks,
-    LockRenewalEvent,
-    RateLimitEvent,
-    RequestEvent,
-    RequestInfo,
-    ResponseEvent,
-    RetryEvent,
-    TelemetryOptions,
-)
-from ._protocol import Endpoint, Request
-from .errors import APIConnectionError, APIError, APITimeoutError, KooDriveError
+from ._call_watch import CHUNK, CallWatch, outcome_of
+from ._hooks import BatchEvent, ChunkEvent, Hooks, LockRenewalEvent, TelemetryOptions
+from ._protocol import Request
+from .errors import KooDriveError
 
 if TYPE_CHECKING:
     from ._otel import Otel, Scope
 
-__all__ = ["NULL_BATCH", "BatchWatch", "CallWatch", "Telemetry", "otel_adapter"]
+__all__ = [
+    "NULL_BATCH",
+    "BatchWatch",
+    "ChunkWatch",
+    "NullWatch",
+    "ObserveBatch",
+    "RenewalWatch",
+    "Telemetry",
+    "otel_adapter",
+    "unobserved",
+]
 
 logger = logging.getLogger("koodrive_backup")
 Monotonic = Callable[[], float]
 E = TypeVar("E")
-
-
-def _operations() -> dict[Endpoint[Any], str]:
-    """The client method of each endpoint: the constants are named after them (GET_RECORD)."""
-    found = {name: getattr(ep, name) for name in ep.__all__}
-    return {value: name.lower() for name, value in found.items() if isinstance(value, Endpoint)}
-
-
-OPERATIONS = _operations()
-
-#: The chunk being sent in this task, if any: its call reports into the chunk's span.
-_CHUNK: ContextVar[ChunkWatch | None] = ContextVar("koodrive_chunk", default=None)
 
 
 def otel_adapter(telemetry: bool | TelemetryOptions) -> Otel | None:
@@ -134,7 +117,7 @@ class Telemetry:
         otel = self._recorder()
         return CallWatch(self, req, otel) if otel is not None or self.wanted else None
 
-    def batches(self, operation: str) -> Callable[[int, ResultOf], BatchWatch | NullWatch]:
+    def batches(self, operation: str) -> ObserveBatch:
         """How the engine watches each run of bulk ``operation`` (``prepare(observe=...)``)."""
         return partial(self._batch, operation)
 
@@ -173,129 +156,6 @@ def _overridden(hooks: Hooks | None) -> frozenset[str]:
     return frozenset(name for name in names if getattr(type(hooks), name) is not vars(Hooks)[name])
 
 
-def _outcome(error: BaseException | None) -> str:
-    if error is None:
-        return "ok"
-    return "cancelled" if isinstance(error, asyncio.CancelledError) else type(error).__name__
-
-
-def retry_reason(error: KooDriveError) -> str:
-    """``"timeout"``, ``"connection"`` or ``"http_<status>"``: a bounded set of values."""
-    if isinstance(error, APITimeoutError):
-        return "timeout"
-    if isinstance(error, APIConnectionError):
-        return "connection"
-    if isinstance(error, APIError):
-        return f"http_{error.status}"
-    return type(error).__name__
-
-
-class CallWatch:
-    """One call under telemetry: ``with watch:`` around it, ``with watch.attempt(n):`` around
-    each attempt; ``answered``/``resending``/``rate_limited`` from inside an attempt."""
-
-    def __init__(self, telemetry: Telemetry, req: Request, otel: Otel | None) -> None:
-        self.t = telemetry
-        self.otel = otel
-        chunk = _CHUNK.get()
-        if chunk is not None:
-            _CHUNK.set(None)  # the chunk's first call is its request; later ones are its own
-        operation = chunk.operation if chunk else OPERATIONS.get(req.endpoint, req.route)
-        host, port = telemetry.server
-        endpoint = req.endpoint
-        self.info = RequestInfo(
-            operation, endpoint.method, endpoint.url_template, req.path, host, port
-        )
-        self.started = self.sent_at = self.ended_at = telemetry.clock()
-        self.attempts = 0
-        self.retry_wait = 0.0
-        self.status: int | None = None
-        self.failure: KooDriveError | None = None  # the last attempt's, for the retry reason
-        self.resend = False
-        self.scope: Scope | None = None
-        if otel is not None:
-            self.scope = otel.call_started(self.info, chunk.adopt() if chunk else None)
-
-    def __enter__(self) -> CallWatch:
-        return self
-
-    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
-        code = error.code if isinstance(error, APIError) else None
-        outcome, duration = _outcome(error), self.t.clock() - self.started
-        fields = (outcome, error, self.attempts, self.retry_wait, self.status, code, duration)
-        event = self.t.tell(self.otel, "on_call", CallEvent, self.info, *fields)
-        if event is not None and self.otel is not None and self.scope is not None:
-            self.otel.call_ended(self.scope, event)
-
-    def attempt(self, number: int) -> _Attempt:
-        """Mark attempt ``number`` as started (after a retry's wait); ``with`` it to end it."""
-        now = self.t.clock()
-        if number > 1 and self.failure is not None:
-            self._retried(number, now - self.ended_at)
-        self.attempts = number
-        self.sent_at, self.resend, self.status = now, False, None
-        self.t.tell(None, "on_request", RequestEvent, self.info, number)
-        return _Attempt(self)
-
-    def _retried(self, number: int, wait: float) -> None:
-        assert self.failure is not None
-        self.retry_wait += wait
-        reason = retry_reason(self.failure)
-        fields = (self.info, number, reason, self.failure, wait)
-        event = self.t.tell(self.otel, "on_retry", RetryEvent, *fields)
-        if event is not None and self.otel is not None and self.scope is not None:
-            self.otel.retried(self.scope, event)
-
-    def answered(self, status: int) -> None:
-        """The transport returned an answer with ``status`` (not yet classified)."""
-        self.status = status
-
-    def resending(self, error: KooDriveError) -> None:
-        """The answer was a 401 and the request is re-sent with a fresh credential."""
-        event = self._response(error)
-        if event is not None and self.otel is not None and self.scope is not None:
-            self.otel.resent(self.scope, event)
-        self.sent_at, self.resend = self.t.clock(), True
-        self.t.tell(None, "on_request", RequestEvent, self.info, self.attempts, True)
-
-    def rate_limited(self, seconds: float) -> None:
-        """The attempt waited ``seconds`` for a rate-limit token (``RateLimit``, API.md)."""
-        fields = (self.info, self.attempts, seconds)
-        event = self.t.tell(self.otel, "on_rate_limit", RateLimitEvent, *fields)
-        if event is not None and self.otel is not None and self.scope is not None:
-            self.otel.rate_limited(self.scope, event)
-
-    def _response(self, error: KooDriveError | None) -> ResponseEvent | None:
-        duration = self.t.clock() - self.sent_at
-        fields = (self.info, self.attempts, self.status, error, duration, self.resend)
-        return self.t.tell(self.otel, "on_response", ResponseEvent, *fields)
-
-    def attempt_ended(self, error: BaseException | None) -> None:
-        self.ended_at = self.t.clock()
-        failure = error if isinstance(error, KooDriveError) else None
-        self.failure = failure
-        if error is not None and failure is None:
-            return  # cancelled, or a bug: no answer to report (the call's end says which)
-        event = self._response(failure)
-        if event is not None and self.otel is not None and self.scope is not None:
-            self.otel.attempt_ended(self.scope, event)
-
-
-class _Attempt:
-    """``with watch.attempt(n):`` ends the attempt with whatever the block raised."""
-
-    __slots__ = ("watch",)
-
-    def __init__(self, watch: CallWatch) -> None:
-        self.watch = watch
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
-        self.watch.attempt_ended(error)
-
-
 # --- bulk operations --------------------------------------------------------------------------
 
 
@@ -317,6 +177,8 @@ class Settled(Protocol):
 
 
 ResultOf = Callable[[], Settled]
+#: A settled chunk: (its size, keys deleted, keys failed, later repeats of its keys).
+Counts = tuple[int, int, int, int]
 
 
 class NullWatch:
@@ -334,12 +196,7 @@ class NullWatch:
         return self
 
     def settled(
-        self,
-        chunk: object,
-        index: int,
-        size: int,
-        counts: tuple[int, int, int],
-        error: KooDriveError | None,
+        self, chunk: object, index: int, counts: Counts, error: KooDriveError | None
     ) -> None:
         return None
 
@@ -348,6 +205,13 @@ class NullWatch:
 
 
 NULL_BATCH = NULL_CHUNK = NullWatch()
+#: How the batch engine gets the watch of a run: ``observe(total, result_of)``.
+ObserveBatch = Callable[[int, ResultOf], "BatchWatch | NullWatch"]
+
+
+def unobserved(total: int, result_of: ResultOf) -> NullWatch:
+    """No telemetry (the engine's default: ``run_batch`` and ``stream_batch``)."""
+    return NULL_BATCH
 
 
 class BatchWatch:
@@ -376,7 +240,7 @@ class BatchWatch:
 
     def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
         result = self.result_of()
-        outcome = _outcome(error) if error is not None else "ok" if result.ok else "partial"
+        outcome = outcome_of(error) if error is not None else "ok" if result.ok else "partial"
         counts = (len(result.deleted), len(result.failed), len(result.unprocessed))
         fields = (*counts, len(result.gone), len(result.errors), self.t.clock() - self.started)
         event = self.t.tell(
@@ -392,15 +256,16 @@ class BatchWatch:
         self,
         chunk: ChunkWatch | NullWatch | None,
         index: int,
-        size: int,
-        counts: tuple[int, int, int],
+        counts: Counts,
         error: KooDriveError | None,
     ) -> None:
-        """Chunk ``index`` is accounted: ``counts`` = (deleted, failed, unprocessed) input
-        occurrences; ``chunk`` is ``None`` for a chunk never sent."""
+        """Chunk ``index`` is accounted: ``counts`` = (its size, the keys deleted, the keys
+        failed, the later repeats of its keys); ``chunk`` is ``None`` if it was never sent."""
+        size, deleted, failed, repeats = counts
         sent = chunk if isinstance(chunk, ChunkWatch) else None
         duration = 0.0 if sent is None else self.t.clock() - sent.started
-        fields = (index, size, *counts, sent is not None, error, duration)
+        occurrences = (deleted, failed + repeats, size - deleted - failed)  # as BatchProgress
+        fields = (index, size, *occurrences, sent is not None, error, duration)
         event = self.t.tell(self.otel, "on_chunk", ChunkEvent, self.operation, *fields)
         if event is not None and self.otel is not None:
             scope, adopted = (None, False) if sent is None else (sent.scope, sent.adopted)
@@ -418,7 +283,7 @@ class ChunkWatch:
         self.scope = (
             None if batch.otel is None else batch.otel.chunk_started(batch.operation, index, size)
         )
-        self._token = _CHUNK.set(self)
+        self._token = CHUNK.set(self)
 
     def adopt(self) -> Scope | None:
         self.adopted = True
@@ -428,7 +293,7 @@ class ChunkWatch:
         return self
 
     def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
-        _CHUNK.reset(self._token)
+        CHUNK.reset(self._token)
         if self.scope is not None:
             self.scope.leave()
             if error is not None:  # cancelled or a bug: the chunk is never accounted for
@@ -471,7 +336,7 @@ class RenewalWatch:
     def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
         lock = self.lock
         if error is not None:
-            outcome, cause = _outcome(error), error
+            outcome, cause = outcome_of(error), error
         elif lock.renewals > self.renewals:
             outcome, cause = "renewed", None
         else:

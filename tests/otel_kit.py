@@ -1,10 +1,11 @@
 """In-memory OpenTelemetry for the tests: a tracer and a meter provider of the SDK, given to a
 client through ``TelemetryOptions`` (no global state), and readers of what they recorded;
-and a ``Hooks`` subclass that records every event."""
+a ``Hooks`` subclass that records every event; a fake and a client on virtual time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
@@ -12,8 +13,10 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from seams import VirtualClock
 
-from koodrive_backup import Hooks, TelemetryOptions
+from koodrive_backup import BackupClient, Hooks, TelemetryOptions
+from koodrive_backup.testing import FakeKooDrive
 
 
 class Recorded:
@@ -103,3 +106,15 @@ class EveryHook(Hooks):
 
     def names(self) -> list[str]:
         return [name for name, _ in self.events]
+
+
+@asynccontextmanager
+async def on_virtual_time(
+    clock: VirtualClock, **options: Any
+) -> AsyncIterator[tuple[FakeKooDrive, BackupClient]]:
+    """A fake and a client of it sharing ``clock`` (locks live and renew on virtual time)."""
+    async with (
+        FakeKooDrive(clock=clock.time) as fake,
+        BackupClient(fake.url, user_id=fake.user_id, token=fake.token, clock=clock, **options) as c,
+    ):
+        yield fake, c

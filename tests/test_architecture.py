@@ -28,6 +28,7 @@ LAYERS = [
     "_retry",  # pure retry decisions and the tenacity wiring
     "_hooks",  # the public event hooks and their events (no OpenTelemetry)
     "_otel",  # the OpenTelemetry adapter: spans and metrics from those events
+    "_call_watch",  # one call under telemetry: what the session reports
     "_telemetry",  # the per-client watcher the session, engine and locks report to
     "_batch",  # the pure batch engine
     "_batch_stream",  # its public front: run_batch, stream_batch, BatchStream

@@ -11,7 +11,7 @@ import logging
 
 import pytest
 from conftest import FAST
-from otel_kit import EveryHook, Recorded
+from otel_kit import EveryHook, Recorded, on_virtual_time
 from seams import MockTransport, VirtualClock, answer
 
 from koodrive_backup import (
@@ -204,15 +204,7 @@ async def test_chunks_never_sent_after_a_stop_are_reported_unsent(fake: FakeKooD
 async def test_lock_renewals_report_renewed_retrying_and_lost() -> None:
     clock, hooks = VirtualClock(), EveryHook()
     async with (
-        FakeKooDrive(clock=clock.time) as fake,
-        BackupClient(
-            fake.url,
-            user_id=fake.user_id,
-            token=fake.token,
-            retry=RetryPolicy(max_attempts=1),
-            clock=clock,
-            hooks=hooks,
-        ) as client,
+        on_virtual_time(clock, retry=RetryPolicy(max_attempts=1), hooks=hooks) as (fake, client),
         client.lock("101") as lock,
     ):
         await clock.run_until(lambda: lock.renewals == 1, step=10)

@@ -12,7 +12,7 @@ from conftest import FAST
 from opentelemetry import trace
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
-from otel_kit import Recorded, parent_of, span_id
+from otel_kit import Recorded, on_virtual_time, parent_of, span_id
 from seams import VirtualClock
 
 from koodrive_backup import (
@@ -278,17 +278,8 @@ async def test_telemetry_false_records_nothing(fake: FakeKooDrive, rec: Recorded
 
 async def test_lock_renewals_are_spans_of_their_own(rec: Recorded) -> None:
     clock = VirtualClock()
-    async with (
-        FakeKooDrive(clock=clock.time) as fake,
-        BackupClient(
-            fake.url,
-            user_id=fake.user_id,
-            token=fake.token,
-            retry=RetryPolicy(initial_delay=0, max_delay=0),
-            clock=clock,
-            telemetry=rec.options,
-        ) as client,
-    ):
+    no_wait = RetryPolicy(initial_delay=0, max_delay=0)
+    async with on_virtual_time(clock, retry=no_wait, telemetry=rec.options) as (fake, client):
         with rec.tracer.start_as_current_span("job"):
             async with client.lock("101") as lock:
                 await clock.run_until(lambda: lock.renewals >= 2, step=10)
