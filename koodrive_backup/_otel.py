@@ -281,7 +281,11 @@ class Otel:
         self.duration.record(event.duration_s, labels)
 
     def renewal_started(self, module_code: str) -> Scope:
-        return self.start("koodrive.lock.renewal", {"koodrive.lock.module_code": module_code})
+        attributes = {
+            "koodrive.operation": "lock.renewal",
+            "koodrive.lock.module_code": module_code,
+        }
+        return self.start("koodrive.lock.renewal", attributes)
 
     def renewal_ended(self, renewal: Scope, event: LockRenewalEvent) -> None:
         attributes = {"koodrive.outcome": event.outcome, "koodrive.lock.renewals": event.renewals}

@@ -59,9 +59,11 @@ def otel_adapter(telemetry: bool | TelemetryOptions) -> Otel | None:
     options = telemetry if isinstance(telemetry, TelemetryOptions) else TelemetryOptions()
     if not isinstance(telemetry, bool | TelemetryOptions):
         raise TypeError("telemetry must be True, False or a TelemetryOptions")
-    from ._otel import Otel
-
     try:
+        if options.tracer_provider is None and options.meter_provider is None:
+            return _global_adapter(options.include_paths)
+        from ._otel import Otel
+
         return Otel(options, _version())
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("opentelemetry"):
@@ -71,6 +73,15 @@ def otel_adapter(telemetry: bool | TelemetryOptions) -> Otel | None:
         raise ImportError(
             "TelemetryOptions needs opentelemetry-api: pip install 'koodrive-backup[otel]'"
         ) from None
+
+
+@cache
+def _global_adapter(include_paths: bool) -> Otel:
+    """The adapter on the global providers: one per process, shared by the clients (until a
+    provider is set, the API's proxy meter keeps every instrument made on it for good)."""
+    from ._otel import Otel
+
+    return Otel(TelemetryOptions(include_paths=include_paths), _version())
 
 
 @cache

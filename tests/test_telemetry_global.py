@@ -137,3 +137,26 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("opentelemetry"))
 """
     )
     assert found == []
+
+
+def test_clients_on_the_global_providers_leave_nothing_behind() -> None:
+    # Until a provider is set, OpenTelemetry's proxy meter keeps every instrument made on it:
+    # a service making a client per job must not grow by one set of instruments per client.
+    found = run(
+        """
+import gc, json, tracemalloc
+from koodrive_backup import BackupClient
+
+def make(count):
+    for _ in range(count):
+        BackupClient("https://backup.example", user_id="1", token="t")
+    gc.collect()
+
+make(10)  # the first client imports and builds what is shared
+tracemalloc.start()
+before = tracemalloc.get_traced_memory()[0]
+make(500)
+print(json.dumps(tracemalloc.get_traced_memory()[0] - before))
+"""
+    )
+    assert found < 50_000  # bytes kept by 500 clients (a set of instruments each: 680 kB)

@@ -288,6 +288,7 @@ async def test_lock_renewals_are_spans_of_their_own(rec: Recorded) -> None:
     renewals = rec.spans("koodrive.lock.renewal")
     assert [s.attributes["koodrive.outcome"] for s in renewals] == ["renewed", "renewed", "lost"]
     assert [s.attributes["koodrive.lock.renewals"] for s in renewals] == [1, 2, 2]
+    assert {s.attributes["koodrive.operation"] for s in renewals} == {"lock.renewal"}
     assert renewals[-1].status.status_code is StatusCode.ERROR
     (job,) = rec.spans("job")
     assert {parent_of(s) for s in renewals} == {span_id(job)}
