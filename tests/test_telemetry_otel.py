@@ -263,16 +263,6 @@ async def test_a_cancelled_call_ends_its_spans_and_restores_the_context(
     assert call.events == ()  # the attempt never settled
 
 
-async def test_telemetry_false_records_nothing(fake: FakeKooDrive, rec: Recorded) -> None:
-    # The global providers are not configured here; telemetry=False must not even ask.
-    async with BackupClient(
-        fake.url, user_id=fake.user_id, token=fake.token, telemetry=False
-    ) as client:
-        with pytest.raises(NotFoundError):
-            await client.get_record("1842862763295184641")
-    assert rec.spans() == []
-
-
 # --- locks ------------------------------------------------------------------------------------
 
 
