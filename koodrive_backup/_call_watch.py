@@ -1,6 +1,6 @@
 """One call under telemetry: ``CallWatch``, made per call by ``Telemetry.watch`` when
 something listens, and told by the session when the call and each attempt start and end,
-when an exchange is answered, when a 401 makes it re-send, when it waited for a rate limit.
+when an exchange is answered, when it is re-sent (401, clock), when it waited for a rate limit.
 
 A retry is seen when the next attempt starts: its reason is the previous attempt's failure,
 its wait the time since that attempt ended (by the client's clock). Events are built only
@@ -103,7 +103,7 @@ class CallWatch:
         self.retry_wait = 0.0
         self.status: int | None = None
         self.failure: KooDriveError | None = None  # the last attempt's, for the retry reason
-        self.resend = False
+        self.resend: str | None = None
         self.scope: Scope | None = None
         if otel is not None:
             self.scope = otel.call_started(self.info, chunk.adopt() if chunk else None)
@@ -125,7 +125,7 @@ class CallWatch:
         if number > 1 and self.failure is not None:
             self._retried(number, now - self.ended_at)
         self.attempts = number
-        self.sent_at, self.resend, self.status = now, False, None
+        self.sent_at, self.resend, self.status = now, None, None
         self.t.tell(None, "on_request", RequestEvent, self.info, number)
         return _Attempt(self)
 
@@ -142,13 +142,15 @@ class CallWatch:
         """The transport returned an answer with ``status`` (not yet classified)."""
         self.status = status
 
-    def resending(self, error: KooDriveError) -> None:
-        """The answer was a 401 and the request is re-sent with a fresh credential."""
+    def resending(self, error: KooDriveError, reason: str) -> None:
+        """The answer ended with ``error``, and the request is sent again within the attempt:
+        ``"auth"``, after a 401, with a fresh credential; ``"clock"``, with a corrected
+        ``X-Date`` (the answer's ``Date`` showed ours was off)."""
         event = self._response(error)
         if event is not None and self.otel is not None and self.scope is not None:
-            self.otel.resent(self.scope, event)
-        self.sent_at, self.resend = self.t.clock(), True
-        self.t.tell(None, "on_request", RequestEvent, self.info, self.attempts, True)
+            self.otel.resent(self.scope, event, reason)
+        self.sent_at, self.resend = self.t.clock(), reason
+        self.t.tell(None, "on_request", RequestEvent, self.info, self.attempts, reason)
 
     def rate_limited(self, seconds: float) -> None:
         """The attempt waited ``seconds`` for a rate-limit token (``RateLimit``, API.md)."""

@@ -60,13 +60,14 @@ class RequestInfo:
 class RequestEvent:
     """An HTTP exchange is about to be sent (``on_request``).
 
-    ``attempt``: 1 for the first try, 2 for the first retry, ... ``resend``: true for the
-    re-send after a 401 with a fresh credential, which is not counted as an attempt.
+    ``attempt``: 1 for the first try, 2 for the first retry, ... ``resend``: ``None``, or why
+    the attempt's request is sent again (not counted as an attempt): ``"auth"`` after a 401,
+    with a fresh credential; ``"clock"`` with an ``X-Date`` corrected by the server's clock.
     """
 
     request: RequestInfo
     attempt: int
-    resend: bool = False
+    resend: str | None = None
 
 
 @attrs.frozen
@@ -84,7 +85,7 @@ class ResponseEvent:
     status: int | None
     error: KooDriveError | None
     duration_s: float
-    resend: bool = False
+    resend: str | None = None
 
 
 @attrs.frozen
@@ -110,7 +111,7 @@ class CallEvent:
 
     ``outcome``: ``"ok"``, ``"cancelled"``, or the name of the exception's class
     (``"NotFoundError"``). ``error``: that exception (``None`` when ``"ok"``). ``attempts``:
-    attempts made (the 401 re-send not counted); ``retry_wait_s``: seconds spent waiting
+    attempts made (re-sends within one not counted); ``retry_wait_s``: seconds spent waiting
     between them; ``status``: the last HTTP status seen (``None`` if none); ``code``: the
     ``code`` of an ``APIError``; ``duration_s``: the whole call, by the client's clock.
     """
@@ -198,13 +199,13 @@ class Hooks:
     """Receives the client's events; subclass it and override the methods you need.
 
     Pass an instance as ``BackupClient(hooks=...)``. The order for one call is
-    ``on_request``, ``on_response`` (per exchange: a retry or a 401 re-send adds a pair, a
-    retry preceded by ``on_retry``), then ``on_call``. Hooks run whether OpenTelemetry is
+    ``on_request``, ``on_response`` (per exchange: a retry or a re-send adds a pair, a retry
+    preceded by ``on_retry``), then ``on_call``. Hooks run whether OpenTelemetry is
     installed or not, and also with ``telemetry=False``.
     """
 
     def on_request(self, event: RequestEvent) -> None:
-        """Before each HTTP exchange (each attempt, and the re-send after a 401)."""
+        """Before each HTTP exchange (each attempt, and each re-send within one)."""
 
     def on_response(self, event: ResponseEvent) -> None:
         """After each HTTP exchange: its status, or the error it ended with."""

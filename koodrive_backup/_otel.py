@@ -145,7 +145,7 @@ class Otel:
         count = meter.create_counter
         self.attempts = count("koodrive.client.attempts", "{attempt}", "HTTP attempts sent")
         self.retries = count("koodrive.client.retries", "{retry}", "Retries, by reason")
-        self.resends = count("koodrive.client.auth.resends", "{request}", "Re-sends after 401")
+        self.resends = count("koodrive.client.resends", "{request}", "Re-sends, by reason")
         self.waits = count("koodrive.client.rate_limit.waits", "{wait}", "Rate-limit waits")
         self.wait_time = count("koodrive.client.rate_limit.wait_time", "s", "Rate-limit waiting")
         self.ids = count("koodrive.client.batch.ids", "{id}", "Bulk IDs settled, by outcome")
@@ -181,11 +181,12 @@ class Otel:
 
     # --- events of a call ----------------------------------------------------------------
 
-    def resent(self, call: Scope, event: ResponseEvent) -> None:
-        """The 401 that made the client re-send with a fresh credential."""
+    def resent(self, call: Scope, event: ResponseEvent, reason: str) -> None:
+        """The answer (``event``) after which the request is sent again, and why."""
         attributes = {"koodrive.attempt": event.attempt, **_status_of(event.status)}
-        call.span.add_event("koodrive.auth.resend", attributes)
-        self.resends.add(1, {"koodrive.operation": event.request.operation})
+        call.span.add_event("koodrive.resend", {**attributes, "koodrive.resend.reason": reason})
+        labels = {"koodrive.operation": event.request.operation, "koodrive.resend.reason": reason}
+        self.resends.add(1, labels)
 
     def attempt_ended(self, call: Scope, event: ResponseEvent) -> None:
         """An attempt settled: an event on the call's span, and the attempt counter."""

@@ -127,7 +127,7 @@ class Session:
                     raise
                 refreshed = True
                 if watch is not None:
-                    watch.resending(exc)  # telemetry
+                    watch.resending(exc, "auth")  # telemetry
 
     def _http_request(self, req: Request, x_date: str, auth: Mapping[str, str]) -> HttpRequest:
         headers = {"X-Date": x_date, "X-User-Id": self._user_id}

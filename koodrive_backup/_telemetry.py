@@ -2,7 +2,7 @@
 report to, at defined points; it feeds the user's ``Hooks`` and the OpenTelemetry adapter.
 
 The points: a call (``Telemetry.watch`` -> ``_call_watch.CallWatch``: the call, its attempts
-and exchanges, retries, the 401 re-send, rate-limit waits); a bulk operation starts and ends
+and exchanges, retries, re-sends, rate-limit waits); a bulk operation starts and ends
 (``BatchWatch``), a chunk is sent and settles (``ChunkWatch``); a lock renewal.
 
 Zero cost when unused: with ``telemetry=False`` (or without ``opentelemetry-api``) and no

@@ -70,11 +70,11 @@ async def test_a_call_reports_each_exchange_the_retry_and_the_401_resend() -> No
     info = RequestInfo("get_record", "GET", ep.GET_RECORD.url_template, path, "kd.example", 8443)
     requests, responses = hooks.of("on_request"), hooks.of("on_response")
     assert {event.request for event in hooks.of("on_request") + responses} == {info}
-    assert [(e.attempt, e.resend) for e in requests] == [(1, False), (2, False), (2, True)]
+    assert [(e.attempt, e.resend) for e in requests] == [(1, None), (2, None), (2, "auth")]
     assert [(e.status, type(e.error), e.resend) for e in responses] == [
-        (503, ServerError, False),
-        (401, AuthenticationError, False),
-        (200, type(None), True),
+        (503, ServerError, None),
+        (401, AuthenticationError, None),
+        (200, type(None), "auth"),
     ]
     (retry,) = hooks.of("on_retry")
     assert (retry.attempt, retry.reason, retry.wait_s) == (2, "http_503", 1.0)

@@ -230,15 +230,18 @@ async def test_retries_and_the_401_resend_are_visible(fake: FakeKooDrive, rec: R
     (call,) = rec.spans("koodrive.get_record")
     assert call.attributes["koodrive.attempts"] == 2
     assert [e.name for e in call.events] == [
-        "koodrive.attempt", "koodrive.retry", "koodrive.auth.resend", "koodrive.attempt",
+        "koodrive.attempt", "koodrive.retry", "koodrive.resend", "koodrive.attempt",
     ]  # fmt: skip
     first, retry, resend, second = (dict(e.attributes or {}) for e in call.events)
     assert (retry["koodrive.retry.reason"], retry["koodrive.attempt"]) == ("http_503", 2)
     assert (first["http.response.status_code"], first["error.type"]) == (503, "ServerError")
     assert (resend["http.response.status_code"], resend["koodrive.attempt"]) == (401, 2)
+    assert resend["koodrive.resend.reason"] == "auth"
     assert second["http.response.status_code"] == 200 and "error.type" not in second
     operation = {"koodrive.operation": "get_record"}
-    assert rec.total("koodrive.client.auth.resends", **operation) == 1
+    assert (
+        rec.total("koodrive.client.resends", **operation, **{"koodrive.resend.reason": "auth"}) == 1
+    )
     assert rec.total("koodrive.client.attempts", **operation) == 2
     assert (
         rec.total("koodrive.client.retries", **operation, **{"koodrive.retry.reason": "http_503"})

@@ -146,7 +146,7 @@ async def test_no_secret_reaches_spans_metrics_or_hooks(fake: FakeKooDrive, kind
     assert "koodrive.lock.renewal" in names
     events = set(hooks.names())
     assert {"on_retry", "on_chunk", "on_batch", "on_lock_renewal"} <= events
-    assert any(e.resend for e in hooks.of("on_request")) is (kind == "bearer")
+    assert any(e.resend == "auth" for e in hooks.of("on_request")) is (kind == "bearer")
     assert any(e.error is not None for e in hooks.of("on_call"))
     exported = rec.export_text() + "\n" + hook_text(hooks)
     sent = secrets_sent(fake)
