@@ -27,12 +27,14 @@ from ._memory import memory_case
 from ._micro_cases import decode_case, retry_wrapper_case
 from ._ratelimit_case import rate_limit_case
 from ._report import CaseResult, machine_facts, write_chart, write_json
+from ._telemetry_case import telemetry_case
 
 Case = Callable[[Sizes], Awaitable[CaseResult]]
 CASES: dict[str, Case] = {
     "decode": decode_case,
     "retry_wrapper": retry_wrapper_case,
     "get_record": get_record_case,
+    "telemetry": telemetry_case,
     "retry": retry_case,
     "rate_limit": rate_limit_case,
     "batch_throughput": batch_throughput_case,

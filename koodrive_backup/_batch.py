@@ -26,6 +26,7 @@ import attrs
 
 from . import _validate as check
 from ._retry import stops_batch
+from ._telemetry import BatchWatch, ChunkWatch, NullWatch, ObserveBatch, unobserved
 from .errors import KooDriveError
 from .models import BatchProgress
 
@@ -125,13 +126,14 @@ def prepare(
     is_gone: Callable[[F], bool] | None = None,
     stop_when: Callable[[KooDriveError], bool] = stops_batch,
     max_chunk_size: int | None = None,
+    observe: ObserveBatch = unobserved,
 ) -> Batch[K, F]:
     """Check the options, consume ``keys`` into a plan, and return the batch, not started."""
     check.positive_int(chunk_size, "chunk_size", maximum=max_chunk_size)
     check.positive_int(concurrency, "concurrency")
     if on_progress is not None and not callable(on_progress):
         raise TypeError("on_progress must be callable")
-    rules = _Rules(send_chunk, repeated_failure, on_progress, is_gone, stop_when)
+    rules = _Rules(send_chunk, repeated_failure, on_progress, is_gone, stop_when, observe)
     return Batch(_Plan(keys, chunk_size), rules, concurrency)
 
 
@@ -144,6 +146,7 @@ class _Rules(Generic[K, F]):
     on_progress: ProgressCallback | None
     is_gone: Callable[[F], bool] | None
     stop_when: Callable[[KooDriveError], bool]
+    observe: ObserveBatch = unobserved
 
 
 class _Plan(Generic[K]):
@@ -227,31 +230,38 @@ class Batch(Generic[K, F]):
         self._report_lock = asyncio.Lock()
 
     async def run(self) -> BatchResult[K, F]:
+        self.watch: BatchWatch | NullWatch = self.rules.observe(self.plan.total, self.result)
         chunks = iter(range(self.plan.chunk_count))  # shared by the workers: taken lazily
         workers = min(self.concurrency, self.plan.chunk_count)
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(workers):
-                    group.create_task(self._worker(chunks))
-        except BaseExceptionGroup as failure:
-            raise failure.exceptions[0]  # noqa: B904 -- the worker's own exception, not a group
+        with self.watch:  # telemetry: the batch's span is current for the workers it starts
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(workers):
+                        group.create_task(self._worker(chunks))
+            except BaseExceptionGroup as failure:
+                raise failure.exceptions[0]  # noqa: B904 -- the worker's own exception
         return self.result()
 
     async def _worker(self, chunks: Iterator[int]) -> None:
         for index in chunks:
             keys = self.plan.chunk(index)
             if self.stopped_by is not None:
-                await self._settle(index, keys, None, None, sent=False)
+                await self._settle(index, keys, None, None, chunk=None)  # never sent
                 continue
-            answer: ChunkAnswer[K, F] | None = None
-            error: KooDriveError | None = None
-            try:
-                answer = await self.rules.send_chunk(keys)
-            except Exception as exc:  # any failure inside a chunk, foreseen or not, is its error
-                error = exc if isinstance(exc, KooDriveError) else _unexpected(index, exc)
-                if self.stopped_by is None and self.rules.stop_when(error):
-                    self.stopped_by = error  # every later request would fail the same way
-            await self._settle(index, keys, answer, error, sent=True)
+            with self.watch.chunk(index, len(keys)) as chunk:  # telemetry: the request's span
+                answer, error = await self._send(index, keys)
+            await self._settle(index, keys, answer, error, chunk=chunk)
+
+    async def _send(
+        self, index: int, keys: list[K]
+    ) -> tuple[ChunkAnswer[K, F] | None, KooDriveError | None]:
+        try:
+            return await self.rules.send_chunk(keys), None
+        except Exception as exc:  # any failure inside a chunk, foreseen or not, is its error
+            error = exc if isinstance(exc, KooDriveError) else _unexpected(index, exc)
+            if self.stopped_by is None and self.rules.stop_when(error):
+                self.stopped_by = error  # every later request would fail the same way
+            return None, error
 
     async def _settle(
         self,
@@ -260,7 +270,7 @@ class Batch(Generic[K, F]):
         answer: ChunkAnswer[K, F] | None,
         error: KooDriveError | None,
         *,
-        sent: bool,
+        chunk: ChunkWatch | NullWatch | None,
     ) -> None:
         base = index * self.plan.chunk_size
         if answer is not None:
@@ -269,10 +279,12 @@ class Batch(Generic[K, F]):
             self.errors[index] = error
         states = self.state[base : base + len(keys)]
         repeats = len(self.plan.repeats_of(index))
-        self.counts.add(len(keys), states.count(_DELETED), states.count(_FAILED), repeats)
+        counts = (len(keys), states.count(_DELETED), states.count(_FAILED), repeats)
+        self.counts.add(*counts)
+        self.watch.settled(chunk, index, counts, error)  # telemetry
         progress = self.counts.progress(self.plan.total)
         if self.emit is not None:
-            self.emit(self._outcome(index, base, keys, error, sent=sent))
+            self.emit(self._outcome(index, base, keys, error, sent=chunk is not None))
         if self.rules.on_progress is not None:
             async with self._report_lock:  # FIFO: reports arrive in order, never overlap
                 await _report(self.rules.on_progress, progress)

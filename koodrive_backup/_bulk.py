@@ -25,6 +25,7 @@ from ._batch import (
 from ._batch_stream import BatchStream
 from ._requester import Operations, Requester
 from ._retry import STOP_ERRORS, is_retryable
+from ._telemetry import ObserveBatch
 from .errors import APIError
 from .models import (
     NOT_FOUND_CODE,
@@ -148,6 +149,7 @@ class BulkOps(Operations):
             options.get("on_progress"),
             _repeated_scope,
             _not_found,
+            self._rq.telemetry.batches("delete_scopes"),
         )
 
     async def delete_records(
@@ -219,8 +221,9 @@ class BulkOps(Operations):
                 return ChunkAnswer(failed=((record_id, _record_failure(record_id, exc)),))
             return ChunkAnswer(deleted=(record_id,))
 
+        observe = self._rq.telemetry.batches("delete_records")
         return _batch(
-            self._rq, ids, send, 1, concurrency, on_progress, _repeated_record, _status_404
+            self._rq, ids, send, 1, concurrency, on_progress, _repeated_record, _status_404, observe
         )
 
     async def add_scopes(
@@ -271,7 +274,10 @@ class BulkOps(Operations):
             return _scopes_added(answer, created)
 
         report = None if on_progress is None else _as_add_progress(on_progress)
-        batch = _batch(self._rq, specs, send, chunk_size, concurrency, report, _repeated_spec, None)
+        observe = self._rq.telemetry.batches("add_scopes")
+        batch = _batch(
+            self._rq, specs, send, chunk_size, concurrency, report, _repeated_spec, None, observe
+        )
         result = await batch.run()
         added = tuple(created[spec] for spec in result.deleted)
         return AddScopesResult(added, result.failed, result.unprocessed, result.errors)
@@ -286,8 +292,10 @@ def _batch(
     on_progress: ProgressCallback | None,
     repeated: Callable[[K], F],
     is_gone: Callable[[F], bool] | None,
+    observe: ObserveBatch,
 ) -> Batch[K, F]:
-    """The engine, with the server's per-request limit on ``chunk_size``.
+    """The engine, with the server's per-request limit on ``chunk_size``; ``observe`` is
+    the telemetry of the operation (``Telemetry.batches``).
 
     A closed client raises ``RuntimeError`` here, like any call on it; a client closed
     mid-batch makes the chunk that meets it fail (a ``KooDriveError`` in ``errors``) and
@@ -303,6 +311,7 @@ def _batch(
         is_gone=is_gone,
         stop_when=rq.stops_batch,
         max_chunk_size=ep.MAX_IDS_PER_REQUEST,
+        observe=observe,
     )
     rq.ensure_open()
     return batch

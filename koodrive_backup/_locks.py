@@ -21,6 +21,7 @@ from . import _endpoints as ep
 from . import _validate as check
 from ._requester import Operations, Requester
 from ._retry import is_retryable
+from ._telemetry import NullWatch, RenewalWatch
 from ._transport import Clock
 from .errors import APITimeoutError, KooDriveError, LockLostError, one_line
 from .models import LockInfo, ModuleCode
@@ -184,26 +185,31 @@ class LockContext:
         5xx) is tried again every ``renew_interval / 5`` while a new try can start before the
         expiry; otherwise the lock is marked lost.
         """
+        delay: float | None = self.renew_interval
+        while delay is not None:
+            await self._rq.clock.sleep(delay)
+            with self._rq.telemetry.lock_renewal(lock) as renewal:  # telemetry: a span each
+                delay = await self._renew(lock, renewal)
+
+    async def _renew(self, lock: ManagedLock, renewal: RenewalWatch | NullWatch) -> float | None:
+        """One renewal: the delay before the next, or ``None`` once the lock is lost."""
         clock = self._rq.clock
+        started = clock.monotonic()
         retry_delay = self.renew_interval / 5
-        delay = self.renew_interval
-        while True:
-            await clock.sleep(delay)
-            started = clock.monotonic()
-            try:
-                await self._renew_before_expiry(lock, started)
-            except Exception as exc:
-                transient = isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=True)
-                if not transient or clock.monotonic() + retry_delay >= lock.expires_at:
-                    lock._mark_lost(exc)
-                    return
-                logger.info(
-                    "renewing backup lock %s failed (%s); retrying", lock.lock_id, _described(exc)
-                )
-                delay = retry_delay
-            else:
-                lock._renewed(started, self.lifetime)
-                delay = self.renew_interval
+        try:
+            await self._renew_before_expiry(lock, started)
+        except Exception as exc:
+            transient = isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=True)
+            if not transient or clock.monotonic() + retry_delay >= lock.expires_at:
+                lock._mark_lost(exc)
+                return None
+            logger.info(
+                "renewing backup lock %s failed (%s); retrying", lock.lock_id, _described(exc)
+            )
+            renewal.failed(exc)
+            return retry_delay
+        lock._renewed(started, self.lifetime)
+        return self.renew_interval
 
     async def _renew_before_expiry(self, lock: ManagedLock, now: float) -> None:
         """One renewal call, given at most the lock's remaining lifetime (on its clock)."""

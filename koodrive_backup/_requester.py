@@ -34,6 +34,8 @@ class Requester:
         #: Send a described request (``Session.call``): ``call(endpoint, retry_unsafe=False,
         #: **validated_values)`` -> the decoded answer.
         self.call = session.call
+        #: Where bulk operations and managed locks report (``_telemetry``).
+        self.telemetry = session.telemetry
         self._leases: dict[str, Lease] = {}
 
     @property

@@ -26,10 +26,12 @@ from time import monotonic
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
+from ._call_watch import CallWatch
 from ._protocol import Endpoint, Payload, Request, host_header, read_payload
 from ._ratelimit import RateLimit
 from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock, bounded
+from ._telemetry import Telemetry
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Clock, HttpRequest, Transport
 from .errors import APIConnectionError, APIError, AuthenticationError, NotFoundError, ServerError
 
@@ -59,6 +61,7 @@ class Session:
         clock_skew_margin: float,
         rate_limit: RateLimit | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.base_url = base_url
         self.auth = auth
@@ -76,6 +79,12 @@ class Session:
         self._user_id = user_id
         self._timeout = timeout
         self.closed = False
+        if telemetry is None:
+            telemetry = Telemetry(None, None, base_url=base_url, clock=clock.monotonic)
+        self.telemetry = telemetry
+        # Telemetry: the one check on the hot path. ``None`` when no hook or adapter exists;
+        # else ``watch(req)`` returns ``None`` while nothing records (the plain path below).
+        self._watch = self.telemetry.watch if self.telemetry.enabled else None
 
     async def close(self) -> None:
         """Close the transport; later calls raise ``RuntimeError``. Safe to call twice."""
@@ -97,6 +106,8 @@ class Session:
         if self._prefix:
             req = req._replace(path=self._prefix + req.path)
         idempotent = retry_unsafe or endpoint.idempotent
+        if self._watch is not None and (watch := self._watch(req)) is not None:
+            return await self._watched_call(watch, endpoint, req, idempotent)  # telemetry
         attempt: Callable[[int], Awaitable[Payload]] = partial(self._attempt, req)
         if endpoint.gone_on_retry_404:
             attempt = GoneOnRetry(attempt, req)
@@ -104,7 +115,22 @@ class Session:
             await self.retrier.run(attempt, idempotent=idempotent, describe=req), req
         )
 
-    async def _attempt(self, req: Request, number: int) -> Payload:
+    async def _watched_call(
+        self, watch: CallWatch, endpoint: Endpoint[T], req: Request, idempotent: bool
+    ) -> T:
+        """``call`` reporting to ``watch``: the call, each attempt, each exchange."""
+        attempt: Callable[[int], Awaitable[Payload]] = partial(self._watched_attempt, req, watch)
+        if endpoint.gone_on_retry_404:
+            attempt = GoneOnRetry(attempt, req)
+        with watch:
+            payload = await self.retrier.run(attempt, idempotent=idempotent, describe=req)
+            return endpoint.answer(payload, req)
+
+    async def _watched_attempt(self, req: Request, watch: CallWatch, number: int) -> Payload:
+        with watch.attempt(number):
+            return await self._attempt(req, number, watch)
+
+    async def _attempt(self, req: Request, number: int, watch: CallWatch | None = None) -> Payload:
         """One attempt: wait for a rate-limit token, sign, send, learn the server's clock
         from the answer, classify it; the clock and 401 re-sends (see above).
 
@@ -117,7 +143,10 @@ class Session:
             if limit is not None:  # the only cost of the limiter when there is none
                 started = monotonic()  # the loop's clock, which the limiter runs on
                 await limit.acquire()
-                self.rate_limit_wait += monotonic() - started
+                waited = monotonic() - started
+                self.rate_limit_wait += waited
+                if watch is not None and waited > 0:
+                    watch.rate_limited(waited)  # telemetry
             x_date = self.x_date
             offset_used = x_date.offset
             stamp = x_date()
@@ -129,6 +158,8 @@ class Session:
             if used is None:  # a credential to fetch: bounded by the attempt's timeout
                 used = await bounded(self.auth.headers(signable), self._timeout, signable)
             response = await self.transport.send(self._http_request(req, stamp, used))
+            if watch is not None:
+                watch.answered(response.status)  # telemetry
             date = response.headers.get("Date")
             if date != x_date.seen:  # a new second (or the first answer): worth parsing
                 x_date.observe(date)
@@ -139,8 +170,12 @@ class Session:
             except APIError as exc:
                 if not resynced and self._clock_was_off(exc, offset_used, req):
                     resynced = True
+                    if watch is not None:
+                        watch.resending(exc, "clock")  # telemetry
                 elif not refreshed and await self._new_credential(exc, used, signable):
                     refreshed = True
+                    if watch is not None:
+                        watch.resending(exc, "auth")  # telemetry
                 else:
                     if refreshed and isinstance(exc, AuthenticationError):
                         self.auth.forget()  # a second 401: the credential is no good

@@ -19,6 +19,7 @@ from typing import Self
 from . import _validate as check
 from ._bulk import BulkOps
 from ._devices import DeviceOps
+from ._hooks import Hooks, TelemetryOptions
 from ._locks import LockOps
 from ._ratelimit import RateLimit
 from ._records import RecordOps
@@ -26,6 +27,7 @@ from ._requester import Requester
 from ._retry import RetryPolicy
 from ._session import Session
 from ._signing import Auth, BearerAuth
+from ._telemetry import Telemetry, otel_adapter
 from ._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     AiohttpTransport,
@@ -66,6 +68,11 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
     seam: ``transport`` (a ``Transport`` performing each HTTP exchange, instead of aiohttp;
     not with ``session``) and ``clock`` (a ``Clock``: wall time for ``X-Date``, monotonic
     time and ``sleep`` for retries and lock renewal).
+
+    Observability (docs/observability.md): ``telemetry`` (default ``True``: traced and
+    measured through OpenTelemetry's global providers when ``opentelemetry-api`` is
+    importable; ``False``: not; a ``TelemetryOptions``: through the providers it names) and
+    ``hooks`` (a ``Hooks`` instance told of every request, retry, call, chunk and batch).
     """
 
     def __init__(
@@ -85,6 +92,8 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
         clock: Clock | None = None,
         rate_limit: RateLimit | float | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        telemetry: bool | TelemetryOptions = True,
+        hooks: Hooks | None = None,
     ) -> None:
         if (token is None) == (auth is None):
             raise TypeError("pass exactly one of token= or auth=")
@@ -97,6 +106,10 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
         self.base_url = check.base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.user_id = check.header_value(user_id, "user_id")
         limit = check.positive_int(connection_limit, "connection_limit")
+        clock = clock or SystemClock()
+        observed = Telemetry(  # telemetry: the one object the session, bulk and locks report to
+            hooks, otel_adapter(telemetry), base_url=self.base_url, clock=clock.monotonic
+        )
         session_ = Session(
             self.base_url,
             user_id=self.user_id,
@@ -104,10 +117,11 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
             retry=retry or RetryPolicy(),
             timeout=check.positive_seconds(timeout, "timeout"),
             transport=transport or AiohttpTransport(session, connection_limit=limit),
-            clock=clock or SystemClock(),
+            clock=clock,
             clock_skew_margin=clock_skew_margin,
             rate_limit=_rate_limit(rate_limit),
             max_response_bytes=check.positive_int(max_response_bytes, "max_response_bytes"),
+            telemetry=observed,
         )
         super().__init__(Requester(session_))
 

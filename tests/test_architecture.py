@@ -28,6 +28,10 @@ LAYERS = [
     "_signing",  # pure signing steps and the auth strategies
     "_retry",  # pure retry decisions and the tenacity wiring
     "_ratelimit",  # RateLimit: the token bucket (aiolimiter) every attempt waits for
+    "_hooks",  # the public event hooks and their events (no OpenTelemetry)
+    "_otel",  # the OpenTelemetry adapter: spans and metrics from those events
+    "_call_watch",  # one call under telemetry: what the session reports
+    "_telemetry",  # the per-client watcher the session, engine and locks report to
     "_batch",  # the pure batch engine
     "_batch_stream",  # its public front: run_batch, stream_batch, BatchStream
     "_transport",  # the I/O seam: the HTTP exchange (aiohttp) and the clock
@@ -54,7 +58,7 @@ ROOMS = [
     ("rich", ("cli",)),
     ("shtab", ("cli",)),
     ("ray", ("jobs",)),
-    ("opentelemetry", ("_telemetry",)),
+    ("opentelemetry", ("_otel",)),
 ]
 
 
