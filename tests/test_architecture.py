@@ -32,6 +32,7 @@ LAYERS = [
     "_otel",  # the OpenTelemetry adapter: spans and metrics from those events
     "_call_watch",  # one call under telemetry: what the session reports
     "_telemetry",  # the per-client watcher the session, engine and locks report to
+    "_batch_plan",  # the engine's bookkeeping: the deduplicated input, the running counts
     "_batch",  # the pure batch engine
     "_batch_stream",  # its public front: run_batch, stream_batch, BatchStream
     "_transport",  # the I/O seam: the HTTP exchange (aiohttp) and the clock
