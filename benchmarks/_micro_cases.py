@@ -17,9 +17,10 @@ from typing import Any
 from tenacity import AsyncRetrying, stop_after_attempt
 
 from koodrive_backup import BackupRecord, RetryPolicy
+from koodrive_backup._answers import read_payload
 from koodrive_backup._codec import structure
 from koodrive_backup._endpoints import GET_RECORD
-from koodrive_backup._protocol import RawResponse, read_payload
+from koodrive_backup._protocol import RawResponse
 from koodrive_backup._retry import Retrier
 
 from ._bare_server import RECORD_BODY

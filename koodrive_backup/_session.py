@@ -26,8 +26,9 @@ from time import monotonic
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
+from ._answers import read_payload
 from ._call_watch import CallWatch
-from ._protocol import Endpoint, Payload, Request, host_header, read_payload
+from ._protocol import Endpoint, Payload, Request, host_header
 from ._ratelimit import RateLimit
 from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock, bounded

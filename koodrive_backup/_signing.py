@@ -25,7 +25,7 @@ from functools import partial
 from typing import Literal, NamedTuple, TypeVar
 from urllib.parse import quote
 
-from ._protocol import parse_http_date
+from ._answers import parse_http_date
 from ._validate import header_value
 from .errors import TokenProviderError, one_line
 

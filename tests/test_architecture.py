@@ -22,7 +22,8 @@ LAYERS = [
     "models",  # attrs classes only
     "_wire",  # the wire's primitive values: names, strings, ints, timestamps, enums
     "_codec",  # the one cattrs converter
-    "_protocol",  # sans-I/O: endpoint descriptions, requests, answers -> data or errors
+    "_protocol",  # sans-I/O, requests: endpoint descriptions -> request values; JSON
+    "_answers",  # sans-I/O, answers: a raw response -> data, or THE typed error
     "_validate",  # argument checks before any I/O
     "_endpoints",  # the 19 endpoints, described once
     "_signing",  # pure signing steps and the auth strategies

@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 
 from koodrive_backup import KooDriveError, models
 from koodrive_backup import _endpoints as ep
+from koodrive_backup._answers import read_payload
 from koodrive_backup._codec import ShapeError, structure, structure_explained, wire_name
-from koodrive_backup._protocol import RawResponse, read_payload
+from koodrive_backup._protocol import RawResponse
 
 # Bounded runs: ~30 parametrized targets, so a few dozen examples each keep the file at a few
 # seconds; the answer parser itself gets more.

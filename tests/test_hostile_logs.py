@@ -26,8 +26,9 @@ from koodrive_backup import (
     ServerError,
 )
 from koodrive_backup import _endpoints as ep
+from koodrive_backup._answers import read_payload
 from koodrive_backup._codec import ShapeError
-from koodrive_backup._protocol import RawResponse, read_payload
+from koodrive_backup._protocol import RawResponse
 from koodrive_backup.testing import FakeKooDrive, Fault
 
 FORGED = "boom\n2026-01-01 00:00:00 INFO koodrive_backup: all good\r\x1b[2K\u2028\x85\u200b"

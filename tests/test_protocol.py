@@ -20,16 +20,8 @@ from koodrive_backup import (
     ServerError,
 )
 from koodrive_backup import _endpoints as ep
-from koodrive_backup._protocol import (
-    LOCK_HEADER,
-    Endpoint,
-    RawResponse,
-    Request,
-    host_header,
-    normalise_code,
-    parse_retry_after,
-    read_payload,
-)
+from koodrive_backup._answers import normalise_code, parse_retry_after, read_payload
+from koodrive_backup._protocol import LOCK_HEADER, Endpoint, RawResponse, Request, host_header
 
 GET = ep.GET_RECORD.request({"record_id": "1"})
 DELETE = ep.DELETE_RECORD.request({"record_id": "1", "lock_id": "L"})

@@ -22,7 +22,7 @@ from koodrive_backup._retry import Retrier, backoff, is_retryable, next_delay
 
 def api(status: int, retry_after: float | None = None) -> APIError:
     from koodrive_backup import _endpoints as ep
-    from koodrive_backup._protocol import error_for
+    from koodrive_backup._answers import error_for
 
     req = ep.GET_RECORD.request({"record_id": "1"})
     headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
