@@ -203,7 +203,7 @@ async def batch_throughput_case(sizes: Sizes) -> CaseResult:
     ratio = paired_ratio(sdk_series, raw_series, rate).median
     result.data = {"raw": raw_series.as_dict(), "sdk": sdk_series.as_dict(), "ratio": ratio}
     result.targets.append(
-        Target("batch no latency: SDK chunks/s / raw aiohttp", ratio, 0.85, "x", at_least=True)
+        Target("batch no latency: SDK chunks/s / raw aiohttp", ratio, 0.95, "x", at_least=True)
     )
     return result
 

@@ -30,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import attrs
-from tenacity import AsyncRetrying, RetryCallState
+from tenacity import DoAttempt, DoSleep, RetryCallState, Retrying
 
 from .errors import (
     APIConnectionError,
@@ -237,6 +238,13 @@ class Retrier:
         self.rand = rand
         size = policy.retry_quota
         self.quota = None if size is None else RetryQuota(size)
+        self._engine = Retrying(
+            stop=self._stop,
+            wait=self._wait,
+            retry=self._retryable,
+            before_sleep=self._log,
+            reraise=True,
+        )
 
     async def run(
         self, attempt: Callable[[int], Awaitable[T]], *, idempotent: bool, describe: object = ""
@@ -254,83 +262,100 @@ class Retrier:
             if self.quota is not None:
                 self.quota.refund()
             return result
-        call = _FailedCall(self, idempotent, started, describe)
-        result = await call.retry(attempt, first_failure)
+        result = await self._retry(attempt, first_failure, _Call(idempotent, started, describe))
         if self.quota is not None:
             self.quota.refund()
         return result
 
+    async def _retry(
+        self, attempt: Callable[[int], Awaitable[T]], first_failure: KooDriveError, call: _Call
+    ) -> T:
+        """Attempts 2, 3, ... after the first failed: tenacity's engine decides (``iter``),
+        this loop awaits. Like ``AsyncRetrying.__call__``, but over the synchronous engine:
+        our callbacks are plain functions, and the async one wraps every callback anew (with
+        ``inspect``) on every pass, which made a retried call cost many clean ones."""
+        retrying = self._engine.copy()  # its iteration state is per call, never shared
+        retrying.begin()
+        state = RetryCallState(retrying, fn=None, args=(), kwargs={_CALL: call})
+        state.set_exception((type(first_failure), first_failure, first_failure.__traceback__))
+        while True:
+            do = retrying.iter(state)  # raises the last error when the policy says stop
+            if isinstance(do, DoAttempt):
+                try:
+                    result = await attempt(state.attempt_number)
+                except BaseException:  # recorded; tenacity re-raises what is not retried
+                    state.set_exception(sys.exc_info())  # type: ignore[arg-type]
+                else:
+                    state.set_result(result)
+            elif isinstance(do, DoSleep):
+                state.prepare_for_next_attempt()
+                await self.sleep(do)
+            else:
+                return do  # type: ignore[no-any-return]
 
-class _FailedCall:
-    """A call whose first attempt failed: tenacity's callbacks, reading this call's state."""
+    # tenacity's callbacks: one set per client; the call they judge is in the retry state.
 
-    def __init__(
-        self, retrier: Retrier, idempotent: bool, started: float, describe: object
-    ) -> None:
-        self.retrier = retrier
-        self.policy = retrier.policy
-        self.idempotent = idempotent
-        self.started = started
-        self.describe = describe
-        self._delays: dict[int, float | None] = {}
-
-    async def retry(self, attempt: Callable[[int], Awaitable[T]], first_failure: Exception) -> T:
-        retrying = AsyncRetrying(
-            stop=self.stop,
-            wait=self.wait,
-            retry=self.retryable,
-            sleep=self.retrier.sleep,
-            before_sleep=self.log,
-            reraise=True,
-        )
-        async for try_ in retrying:
-            with try_:
-                number = try_.retry_state.attempt_number
-                if number == 1:  # the attempt made before tenacity: its outcome is the failure
-                    raise first_failure
-                result = await attempt(number)
-        return result
-
-    def delay(self, state: RetryCallState) -> float | None:
+    def _delay(self, state: RetryCallState) -> float | None:
         """The wait after attempt ``n`` (``None``: must not wait), drawn once per attempt."""
+        delays = _call(state).delays
         number = state.attempt_number
-        if number not in self._delays:
-            self._delays[number] = next_delay(
-                self.policy, _failure(state), number - 1, self.retrier.rand
-            )
-        return self._delays[number]
+        if number not in delays:
+            delays[number] = next_delay(self.policy, _failure(state), number - 1, self.rand)
+        return delays[number]
 
-    def wait(self, state: RetryCallState) -> float:
-        return self.delay(state) or 0.0
+    def _wait(self, state: RetryCallState) -> float:
+        return self._delay(state) or 0.0
 
-    def stop(self, state: RetryCallState) -> bool:
-        delay = self.delay(state)
+    def _stop(self, state: RetryCallState) -> bool:
+        delay = self._delay(state)
         if delay is None or state.attempt_number >= self.policy.max_attempts:
             return True
         deadline = self.policy.deadline
-        if deadline is not None and self.retrier.clock() - self.started + delay > deadline:
+        if deadline is not None and self.clock() - _call(state).started + delay > deadline:
             return True
-        quota = self.retrier.quota  # asked last: only a retry that will happen is paid for
+        quota = self.quota  # asked last: only a retry that will happen is paid for
         return quota is not None and not quota.take(_failure(state))
 
-    def retryable(self, state: RetryCallState) -> bool:
+    def _retryable(self, state: RetryCallState) -> bool:
         # CancelledError and programming errors are not KooDriveErrors: re-raised untouched.
-        exc = state.outcome.exception() if state.outcome is not None else None
-        return isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=self.idempotent)
+        call = _call(state)
+        assert state.outcome is not None
+        exc = call.failure = state.outcome.exception()  # read once: a Future takes a lock
+        return isinstance(exc, KooDriveError) and is_retryable(exc, idempotent=call.idempotent)
 
-    def log(self, state: RetryCallState) -> None:
-        logger.info(
-            "retrying %s after attempt %d failed (%s); waiting %.3fs",
-            self.describe,
-            state.attempt_number,
-            _failure(state),
-            state.upcoming_sleep,
-        )
+    def _log(self, state: RetryCallState) -> None:
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "retrying %s after attempt %d failed (%s); waiting %.3fs",
+                _call(state).describe,
+                state.attempt_number,
+                _failure(state),
+                state.upcoming_sleep,
+            )
+
+
+_CALL = "koodrive_call"
+
+
+@attrs.define(slots=True)
+class _Call:
+    """What the callbacks need of one call whose first attempt failed."""
+
+    idempotent: bool
+    started: float
+    describe: object
+    delays: dict[int, float | None] = attrs.field(factory=dict)
+    failure: BaseException | None = None  # the last attempt's, as ``_retryable`` read it
+
+
+def _call(state: RetryCallState) -> _Call:
+    call: _Call = state.kwargs[_CALL]
+    return call
 
 
 def _failure(state: RetryCallState) -> KooDriveError:
-    assert state.outcome is not None
-    exc = state.outcome.exception()
+    """The last attempt's error (tenacity asks ``retry`` first: ``_retryable`` read it)."""
+    exc = _call(state).failure
     if isinstance(exc, KooDriveError):
         return exc
     raise exc if exc is not None else RuntimeError("retry state without a failure")

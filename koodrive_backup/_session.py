@@ -140,14 +140,8 @@ class Session:
         """
         refreshed = resynced = False
         while True:
-            limit = self.rate_limit
-            if limit is not None:  # the only cost of the limiter when there is none
-                started = monotonic()  # the loop's clock, which the limiter runs on
-                await limit.acquire()
-                waited = monotonic() - started
-                self.rate_limit_wait += waited
-                if watch is not None and waited > 0:
-                    watch.rate_limited(waited)  # telemetry
+            if self.rate_limit is not None:  # the only cost of the limiter when there is none
+                await self._wait_for_token(self.rate_limit, watch)
             x_date = self.x_date
             offset_used = x_date.offset
             stamp = x_date()
@@ -181,6 +175,14 @@ class Session:
                     if refreshed and isinstance(exc, AuthenticationError):
                         self.auth.forget()  # a second 401: the credential is no good
                     raise
+
+    async def _wait_for_token(self, limit: RateLimit, watch: CallWatch | None) -> None:
+        started = monotonic()  # the loop's clock, which the limiter runs on
+        await limit.acquire()
+        waited = monotonic() - started
+        self.rate_limit_wait += waited
+        if watch is not None and waited > 0:
+            watch.rate_limited(waited)  # telemetry
 
     async def _new_credential(
         self, exc: APIError, refused: Mapping[str, str], signable: SignableRequest
