@@ -186,7 +186,9 @@ def _attrs_hooks(converter: Converter, *, detailed: bool) -> None:
 _INLINE: dict[object, str] = {
     str: "v if type(v) is str else _str(v, None)",
     int: "v if type(v) is int else _int(v, None)",
-    datetime: "_ts(v)",
+    # The usual timestamp ("2025-12-17T07:59:20.752Z") straight to fromisoformat (aware by its
+    # Z); anything else (no Z, epoch ms, garbage) through parse_timestamp.
+    datetime: '_iso(v) if type(v) is str and len(v) > 15 and v[-1] == "Z" else _ts(v)',
     ModuleCode | str | None: "_modules.get(v, v) if type(v) is str else _module(v, None)",
     RecordStatus | int | None: "_statuses.get(v, v) if type(v) is int else _status(v, None)",
 }
@@ -195,6 +197,7 @@ _INLINE_NAMES = {
     "_str": structure_str,
     "_int": structure_int,
     "_ts": parse_timestamp,
+    "_iso": datetime.fromisoformat,
     "_modules": MODULES,
     "_module": structure_module,
     "_statuses": STATUSES,
