@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import attrs
+
 from .._retry import RetryPolicy
 from ..client import BackupClient
 from ..models import BackupRecord
@@ -83,11 +85,24 @@ async def run_demo(args: argparse.Namespace, retries: RetryCounter) -> int:
     status = outcome.exit_status  # 130 interrupted, 1 IDs left, 3/4 stopped by an error
     if status == EXIT_OK and not ok:
         status = EXIT_API  # a check against the store failed: the SDK reported wrongly
+    report = _Report(device_id, outcome, stats, record, checks, ok)
     if args.json:
-        print_json(_json(args, device_id, outcome, stats, record, checks, ok))
+        print_json(_json(args, report))
     else:
-        print(_table(device_id, outcome, stats, record, checks, ok))
+        print(_table(report))
     return status
+
+
+@attrs.frozen
+class _Report:
+    """What the demo did and found, for its table or its JSON document."""
+
+    device_id: str
+    outcome: BulkOutcome
+    stats: dict[str, int]
+    record: BackupRecord | None
+    checks: dict[str, bool]
+    ok: bool
 
 
 def _seed(fake: FakeKooDrive, scopes: int) -> tuple[str, list[str], list[str]]:
@@ -145,27 +160,21 @@ def _stats(fake: FakeKooDrive, outcome: BulkOutcome, sdk_retries: int) -> dict[s
     }
 
 
-def _table(
-    device_id: str,
-    outcome: BulkOutcome,
-    stats: dict[str, int],
-    record: BackupRecord | None,
-    checks: dict[str, bool],
-    ok: bool,
-) -> str:
+def _table(report: _Report) -> str:
+    outcome = report.outcome
     rows = bulk_rows(outcome)
     rows[2] = (
         "already gone",
         rows[2][1],
         "not found: deleted by an attempt whose answer was lost",
     )
-    rows += _request_rows(stats)
-    parts = [
-        format_table(rows, f"Bulk cleanup of device {device_id}") + "\n" + timing_line(outcome)
-    ]
-    if record is not None:
-        parts.append(record_table(record, "Viewed record (then deleted under a managed lock)"))
-    parts.append(_verdict(outcome, checks, ok))
+    rows += _request_rows(report.stats)
+    title = f"Bulk cleanup of device {report.device_id}"
+    parts = [format_table(rows, title) + "\n" + timing_line(outcome)]
+    if report.record is not None:
+        viewed = "Viewed record (then deleted under a managed lock)"
+        parts.append(record_table(report.record, viewed))
+    parts.append(_verdict(outcome, report.checks, report.ok))
     return "\n\n".join(parts)
 
 
@@ -200,23 +209,16 @@ def _verdict(outcome: BulkOutcome, checks: dict[str, bool], ok: bool) -> str:
     return "\n".join(lines)
 
 
-def _json(
-    args: argparse.Namespace,
-    device_id: str,
-    outcome: BulkOutcome,
-    stats: dict[str, int],
-    record: BackupRecord | None,
-    checks: dict[str, bool],
-    ok: bool,
-) -> dict[str, Any]:
+def _json(args: argparse.Namespace, report: _Report) -> dict[str, Any]:
+    outcome, record = report.outcome, report.record
     return {
-        "ok": ok,
-        "device_id": device_id,
+        "ok": report.ok,
+        "device_id": report.device_id,
         "scopes": args.scopes,
         "fault_rate": args.fault_rate,
         "seed": args.seed,
         "counts": counts(outcome),
-        **stats,
+        **report.stats,
         "elapsed_seconds": round(outcome.elapsed, 3),
         "ids_per_second": round(len(outcome.unique_ids) / max(outcome.elapsed, 1e-9), 1),
         "rate_limit_wait_seconds": wait_seconds(outcome.rate_limit_wait),
@@ -224,5 +226,5 @@ def _json(
         "stopped_by": None if outcome.stopped_by is None else error_json(outcome.stopped_by),
         "record": None if record is None else record_json(record),
         "record_deleted": record is not None,
-        "checks": checks,
+        "checks": report.checks,
     }

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from ._auth import Credentials, authenticate, check_x_date
+from ._auth import Credentials, Incoming, authenticate, check_x_date
 from ._errors import INTERNAL_ERROR, PARAM_INVALID, ApiError
 from ._faults import CANNED_SUCCESS, MALFORMED_BODY, Fault, FaultPlan
 from ._requests import FakeRequest, Stats
@@ -144,8 +144,8 @@ class Pipeline:
         assert rec.route is not None
         headers = request.headers
         try:
-            params = request.query.items()
-            user_id = authenticate(self.creds, rec.method, rec.path, params, headers, rec.body)
+            incoming = Incoming(rec.method, rec.path, request.query.items(), headers, rec.body)
+            user_id = authenticate(self.creds, incoming)
             rec.user_id = user_id
             check_x_date(headers.get("X-Date"), now)
             call = Call(user_id, rec.path_id, request.query, headers, rec.body)

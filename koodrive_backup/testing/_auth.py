@@ -16,7 +16,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import quote
 
 from ._errors import (
@@ -137,17 +137,20 @@ def parse_hmac(value: str) -> tuple[str, list[str], str]:
     return parts["AppId"], signed, parts["Signature"]
 
 
-def verify_hmac(
-    creds: Credentials,
-    value: str,
-    method: str,
-    path: str,
-    params: Iterable[tuple[str, str]],
-    headers: Mapping[str, str],
-    body: bytes,
-) -> str | None:
-    """Check an app signature; returns the app's user id (``None``: any user).
-    ``headers`` is case-insensitive."""
+class Incoming(NamedTuple):
+    """A request as received, what a credential is checked against (``headers``:
+    case-insensitive; ``params``: the query's pairs)."""
+
+    method: str
+    path: str
+    params: Iterable[tuple[str, str]]
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def verify_hmac(creds: Credentials, value: str, incoming: Incoming) -> str | None:
+    """Check an app signature; returns the app's user id (``None``: any user)."""
+    method, path, params, headers, body = incoming
     app_id, signed, given = parse_hmac(value)
     app = creds.apps.get(app_id)
     if app is None:
@@ -165,21 +168,15 @@ def verify_hmac(
     return app.user_id
 
 
-def authenticate(
-    creds: Credentials,
-    method: str,
-    path: str,
-    params: Iterable[tuple[str, str]],
-    headers: Mapping[str, str],
-    body: bytes,
-) -> str:
+def authenticate(creds: Credentials, incoming: Incoming) -> str:
     """Return the calling user's id, or raise 401 (credential) / 400 / 403 (X-User-Id)."""
+    headers = incoming.headers
     value = headers.get("Authorization")
     if value is None:
         raise _unauthorized("Authorization header is required")
     user_id: str | None
     if value.startswith(ALGORITHM + " "):
-        user_id = verify_hmac(creds, value, method, path, params, headers, body)
+        user_id = verify_hmac(creds, value, incoming)
     else:
         user_id = creds.tokens.get(bearer_token(value))
         if user_id is None:
