@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import gc
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +26,9 @@ from koodrive_backup.jobs import ClientOptions, RunOptions, WorkerSettings, plan
 
 from ._config import TOKEN, USER_ID, Sizes
 from ._driver import Sample, Series, Stopwatch, paired_ratio, rate
-from ._memory import peak_rss_kib
+from ._memory import child_answer, peak_rss_kib
 from ._report import CaseResult, Target, series_row, table_header
-from ._servers import BARE, REPO_ROOT, Server, server
+from ._servers import BARE, Server, server
 
 __all__ = ["fleet_case", "measure"]
 
@@ -134,20 +133,7 @@ def _memory_line(memory: dict[str, object]) -> str:
 
 
 async def _memory_child(url: str, count: int) -> dict[str, object]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "benchmarks._fleet_case", f"--url={url}", f"--ids={count}",
-        stdout=asyncio.subprocess.PIPE, cwd=REPO_ROOT,
-    )  # fmt: skip
-    try:
-        out, _ = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    if process.returncode != 0:
-        raise RuntimeError(f"fleet memory child exited with status {process.returncode}")
-    answer: dict[str, object] = json.loads(out.splitlines()[-1])
-    return answer
+    return await child_answer("benchmarks._fleet_case", f"--url={url}", f"--ids={count}")
 
 
 async def measure(url: str, count: int) -> dict[str, object]:

@@ -80,16 +80,10 @@ async def measure(url: str, count: int, concurrency: int) -> dict[str, object]:
 # --- parent side ----------------------------------------------------------------------------
 
 
-async def _child_run(url: str, count: int, concurrency: int) -> dict[str, object]:
+async def child_answer(module: str, *args: str) -> dict[str, object]:
+    """Run ``python -m module *args`` in a fresh process; its last stdout line, as JSON."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "benchmarks._memory",
-        f"--url={url}",
-        f"--ids={count}",
-        f"--concurrency={concurrency}",
-        stdout=asyncio.subprocess.PIPE,
-        cwd=REPO_ROOT,
+        sys.executable, "-m", module, *args, stdout=asyncio.subprocess.PIPE, cwd=REPO_ROOT
     )
     try:
         out, _ = await process.communicate()
@@ -98,9 +92,14 @@ async def _child_run(url: str, count: int, concurrency: int) -> dict[str, object
             process.kill()
             await process.wait()
     if process.returncode != 0:
-        raise RuntimeError(f"memory child exited with status {process.returncode}")
+        raise RuntimeError(f"{module} child exited with status {process.returncode}")
     answer: dict[str, object] = json.loads(out.splitlines()[-1])
     return answer
+
+
+async def _child_run(url: str, count: int, concurrency: int) -> dict[str, object]:
+    args = (f"--url={url}", f"--ids={count}", f"--concurrency={concurrency}")
+    return await child_answer("benchmarks._memory", *args)
 
 
 async def memory_case(sizes: Sizes) -> CaseResult:
