@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import email.utils
 import time
+from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -63,7 +64,7 @@ class StubTransport:
 
 
 async def run(calls: int, rate_limit: float | None, url: str | None) -> None:
-    options: dict[str, object] = {} if rate_limit is None else {"rate_limit": rate_limit}
+    options: dict[str, Any] = {} if rate_limit is None else {"rate_limit": rate_limit}
     if url is None:
         options["transport"] = StubTransport()
     async with BackupClient(

@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from seams import VirtualClock
@@ -75,7 +75,13 @@ def parent_of(span: ReadableSpan) -> int | None:
 
 def span_id(span: ReadableSpan) -> int:
     assert span.context is not None
-    return span.context.span_id
+    value: int = span.context.span_id
+    return value
+
+
+def attrs(item: ReadableSpan | Event) -> dict[str, Any]:
+    """The attributes of a finished span or of a span event, as a plain dict."""
+    return dict(item.attributes or {})
 
 
 def _record(name: str) -> Any:

@@ -227,7 +227,7 @@ async def test_delete_records_accounts_for_every_id_in_input_order(
     # c fails on every attempt of its call (transient): unprocessed, with the error kept.
     fake.inject(Fault.status(503), when=lambda r: r.path.endswith(c), times=None)
     progress: list[BatchProgress] = []
-    ids = [a, missing, b, a, c, int(d)]
+    ids: list[str | int] = [a, missing, b, a, c, int(d)]
 
     result = await client.delete_records(
         ids, lock_id=fake.add_lock("101"), concurrency=3, on_progress=progress.append

@@ -25,7 +25,11 @@ from koodrive_backup.testing import FakeKooDrive, Fault
 
 async def test_add_and_list_scopes(fake: FakeKooDrive, client: BackupClient) -> None:
     device_id = fake.add_device()
-    specs = [ScopeSpec("/DCIM", "/Backup/DCIM"), ("/Download", None), ScopeSpec("", "/only")]
+    specs: list[ScopeSpec | tuple[str, str | None]] = [
+        ScopeSpec("/DCIM", "/Backup/DCIM"),
+        ("/Download", None),
+        ScopeSpec("", "/only"),
+    ]
     result = await client.add_scopes(device_id, "100", specs)
     assert isinstance(result, AddScopesResult) and result.ok
     assert [(s.local_path, s.target_folder_path) for s in result.added] == [
@@ -68,7 +72,12 @@ async def test_repeats_are_sent_once_and_failed_with_15000424(
     fake: FakeKooDrive, client: BackupClient
 ) -> None:
     device_id = fake.add_device()
-    specs = [("/a", "/b"), ScopeSpec("/c"), ScopeSpec("/a", "/b"), ("/c", None)]
+    specs: list[ScopeSpec | tuple[str, str | None]] = [
+        ("/a", "/b"),
+        ScopeSpec("/c"),
+        ScopeSpec("/a", "/b"),
+        ("/c", None),
+    ]
     result = await client.add_scopes(device_id, "101", specs)
     assert [s.local_path for s in result.added] == ["/a", "/c"]
     assert result.failed == (

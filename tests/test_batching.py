@@ -20,6 +20,7 @@ from koodrive_backup import (
     KooDriveError,
     PermissionDeniedError,
     RetryPolicy,
+    ScopeFailure,
     ServerError,
 )
 from koodrive_backup.batching import ChunkOutcome, iter_delete_scopes
@@ -397,7 +398,7 @@ async def test_the_stream_yields_each_chunk_and_then_the_merged_result(
     ids = fake.add_scopes(device_id, 45)
     fake.inject(Fault.lose_response(), route=ROUTE, when=chunk_holding(ids[12]))
     given = [*ids, ids[12], "555"]
-    outcomes: list[ChunkOutcome[str]] = []
+    outcomes: list[ChunkOutcome[str, ScopeFailure]] = []
     async with iter_delete_scopes(client, device_id, given, chunk_size=10) as stream:
         async for outcome in stream:
             outcomes.append(outcome)

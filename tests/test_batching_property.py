@@ -84,7 +84,7 @@ def failure(scope_id: str, code: str, msg: str) -> dict[str, str]:
 
 
 async def delete_through(
-    server: FakeServer, source: object, **options: object
+    server: FakeServer | ChaosServer, source: object, **options: object
 ) -> DeleteScopesResult:
     transport = MockTransport(server)
     once = RetryPolicy(max_attempts=1)

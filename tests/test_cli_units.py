@@ -190,7 +190,7 @@ def test_the_exit_status_follows_the_outcome() -> None:
     stopped = attrs.evolve(result, stopped_by=NotFoundError(404))
     assert attrs.evolve(outcome, result=stopped).exit_status == 4
     assert attrs.evolve(outcome, interrupted=signal.SIGINT).exit_status == 130
-    everything = BatchResult(("a", "b"), (), (), (), ("a", "b"))
+    everything: BatchResult[str, object] = BatchResult(("a", "b"), (), (), (), ("a", "b"))
     assert attrs.evolve(outcome, result=everything, unique_ids=("a", "b")).exit_status == 0
 
 

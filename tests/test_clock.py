@@ -70,7 +70,7 @@ async def test_a_clock_an_hour_off_works_from_the_first_call(
             fake.url,
             user_id=fake.user_id,
             retry=RetryPolicy(max_attempts=1, retry_quota=0),  # the re-send is not a retry
-            **credential,  # type: ignore[arg-type]
+            **credential,
         ) as client:
             assert client.clock_offset == 0.0
             assert (await client.get_record(record_id)).record_id == record_id

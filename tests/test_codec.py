@@ -240,7 +240,7 @@ def _list_fields(cls: type) -> list[str]:
 def test_null_where_a_list_belongs_is_empty_for_every_list_field(cls: type) -> None:
     fields = _list_fields(cls)
     assert fields  # the table holds the classes with list fields
-    decoded = structure({wire_name(name): None for name in fields}, cls)
+    decoded: object = structure({wire_name(name): None for name in fields}, cls)
     assert all(getattr(decoded, name) == () for name in fields)
 
 
@@ -257,7 +257,7 @@ SEED_MS = 1765958360752
 
 def _timestamp_fields() -> list[tuple[type, str]]:
     """Every datetime field of every model that is decoded from the wire."""
-    found = []
+    found: list[tuple[type, str]] = []
     for cls in (DeviceEntity, BackupRecord, BackupFile, ScopeInfo, CreatedFile):
         hints = get_type_hints(cls)
         found += [(cls, a.name) for a in attrs.fields(cls) if datetime in get_args(hints[a.name])]
@@ -328,7 +328,7 @@ def test_a_lock_id_with_whitespace_or_control_characters_is_refused(bad: str) ->
 )  # fmt: skip
 def test_other_ids_are_data_for_the_caller(cls: type, wire: str) -> None:
     """Validated when passed back as an argument; never logged raw (see _codec)."""
-    decoded = structure(_with_required(cls, **{wire: "a\nb"}), cls)
+    decoded: object = structure(_with_required(cls, **{wire: "a\nb"}), cls)
     assert getattr(decoded, attrs.fields(cls)[0].name) == "a\nb"
 
 

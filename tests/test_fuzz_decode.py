@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import attrs
@@ -25,7 +26,7 @@ from koodrive_backup import KooDriveError, models
 from koodrive_backup import _endpoints as ep
 from koodrive_backup._answers import read_payload
 from koodrive_backup._codec import ShapeError, structure, structure_explained, wire_name
-from koodrive_backup._protocol import RawResponse
+from koodrive_backup._protocol import Endpoint, RawResponse
 
 # Bounded runs: ~30 parametrized targets, so a few dozen examples each keep the file at a few
 # seconds; the answer parser itself gets more.
@@ -41,7 +42,11 @@ MODELS = [
     if attrs.has(cls) and cls not in NOT_DECODED and cls is not models.Page
 ]
 ANSWERS = [ep.ScopeDeleteAnswer, ep.ScopeAddAnswer, ep.FailedScopeListItem]
-PAGES = [models.Page[cls] for cls in (models.BackupRecord, models.BackupFile, models.ScopeInfo)]
+PAGES = [
+    models.Page[models.BackupRecord],
+    models.Page[models.BackupFile],
+    models.Page[models.ScopeInfo],
+]
 TARGETS = [*MODELS, *ANSWERS, *PAGES]
 
 GET = ep.GET_RECORD.request({"record_id": "1"})
@@ -153,10 +158,11 @@ def test_the_generated_fast_path_agrees_with_cattrs_own(cls: Any) -> None:
 
 def _decoders() -> dict[str, Callable[[Any], object]]:
     """Every endpoint's answer decoder, by route name."""
-    return {
-        route: (lambda p, endpoint=endpoint: endpoint.answer(p, GET))
-        for route, endpoint in ep.ENDPOINTS.items()
-    }
+    return {route: partial(_decode_with, endpoint) for route, endpoint in ep.ENDPOINTS.items()}
+
+
+def _decode_with(endpoint: Endpoint[Any], payload: Any) -> object:
+    return endpoint.answer(payload, GET)
 
 
 @pytest.mark.parametrize("name", sorted(_decoders()))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType, FunctionType, ModuleType, TracebackType
 
 import pytest
@@ -90,9 +90,9 @@ def leaks(exc: BaseException, secrets: tuple[str, ...]) -> list[str]:
     return found
 
 
-def _safe(show: type[str] | object, obj: object) -> str:
+def _safe(show: Callable[[object], str], obj: object) -> str:
     try:
-        return show(obj)  # type: ignore[operator,no-any-return]
+        return show(obj)
     except Exception:  # a repr that fails is no leak
         return ""
 
@@ -104,7 +104,7 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-AUTHS = {
+AUTHS: dict[str, tuple[Callable[[], Auth], tuple[str, ...]]] = {
     "bearer": (lambda: BearerAuth(TOKEN), (TOKEN,)),
     # The secret never goes on the wire; the signature does, and must not end up in chains.
     "hmac": (lambda: HmacAuth("app-1", APP_SECRET), (APP_SECRET, "Signature=")),

@@ -289,8 +289,7 @@ def _leaves(value: object) -> list[object]:
 def test_loads_uses_the_accelerator_for_ordinary_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
     from koodrive_backup import _protocol
 
-    if _protocol._orjson is None:
-        pytest.skip("orjson is not installed")
+    pytest.importorskip("orjson")
     calls: list[bytes] = []
 
     class Spy:

@@ -73,7 +73,7 @@ async def test_get_record_without_lock_sends_no_lock_header(
 async def test_delete_record_shape(mocked: Any, client: BackupClient) -> None:
     url = API + "/record/1842862763295184641"
     mocked.delete(url, payload={"code": 0, "msg": "success"})
-    assert await client.delete_record("1842862763295184641", lock_id="L@102") is None
+    await client.delete_record("1842862763295184641", lock_id="L@102")
     (call,) = sent(mocked, "DELETE", url)
     assert call.kwargs["headers"]["x-backup-lock-id"] == "L@102"
     assert call.kwargs["data"] is None

@@ -41,7 +41,7 @@ async def test_ids_of_the_syntax_and_ints_are_sent(
     fake: FakeKooDrive, client: BackupClient
 ) -> None:
     device_id = fake.add_device()
-    ids = ["1760265745989677300VW5TYWZlSW50ZWdlcg==", "a.b_c@d=e+f:g-h", 123]
+    ids: list[str | int] = ["1760265745989677300VW5TYWZlSW50ZWdlcg==", "a.b_c@d=e+f:g-h", 123]
     result = await client.delete_scopes(device_id, ids)
     assert [f.scope_id for f in result.failed] == ["1760265745989677300VW5TYWZlSW50ZWdlcg==",
                                                    "a.b_c@d=e+f:g-h", "123"]  # fmt: skip

@@ -5,14 +5,14 @@ the global ones are tested in a child process (tests/test_telemetry_global.py)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from conftest import FAST
 from opentelemetry import trace
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
-from otel_kit import Recorded, on_virtual_time, parent_of, span_id
+from otel_kit import Recorded, attrs, on_virtual_time, parent_of, span_id
 from seams import VirtualClock
 
 from koodrive_backup import (
@@ -22,7 +22,7 @@ from koodrive_backup import (
     NotFoundError,
     RetryPolicy,
 )
-from koodrive_backup.testing import FakeKooDrive, Fault
+from koodrive_backup.testing import FakeKooDrive, FakeRequest, Fault
 
 RECORD_TEMPLATE = "/koodrive/ose/v1/backup/record/{record_id}"
 SCOPES_TEMPLATE = "/koodrive/ose/v1/backup/device/{device_id}/scope"
@@ -45,7 +45,7 @@ def events(span: ReadableSpan, name: str) -> list[Event]:
     return [event for event in span.events if event.name == name]
 
 
-def containing(scope_id: str) -> object:
+def containing(scope_id: str) -> Callable[[FakeRequest], bool]:
     """A fault filter: the request whose body holds ``scope_id``."""
     marker = f'"{scope_id}"'.encode()
     return lambda request: marker in request.body
@@ -74,9 +74,9 @@ async def test_a_faulty_batch_of_1000_ids_is_one_span_with_10_chunk_children(
     chunks = rec.spans("koodrive.delete_scopes.chunk")
     assert parent_of(batch) is None and len(chunks) == 10
     assert {parent_of(chunk) for chunk in chunks} == {span_id(batch)}
-    by_index = {chunk.attributes["koodrive.chunk.index"]: chunk for chunk in chunks}
+    by_index = {attrs(chunk)["koodrive.chunk.index"]: chunk for chunk in chunks}
     assert sorted(by_index) == list(range(10))
-    attributes = dict(batch.attributes or {})
+    attributes = attrs(batch)
     assert attributes["koodrive.batch.total"] == len(scope_ids) == 1007
     assert attributes["koodrive.batch.deleted"] == len(result.deleted) == 795
     assert attributes["koodrive.batch.failed"] == len(result.failed) == 100 + 5 + 7
@@ -84,15 +84,15 @@ async def test_a_faulty_batch_of_1000_ids_is_one_span_with_10_chunk_children(
     assert attributes["koodrive.batch.gone"] == len(result.gone) == 900
     assert attributes["koodrive.outcome"] == "partial"
     # Attempts and retries are visible on each chunk's span.
-    assert [by_index[i].attributes["koodrive.attempts"] for i in range(10)] == [
+    assert [attrs(by_index[i])["koodrive.attempts"] for i in range(10)] == [
         1, 1, 2, 2, 1, 2, 1, 4, 1, 1,
     ]  # fmt: skip
-    reasons = [e.attributes["koodrive.retry.reason"] for e in events(by_index[5], "koodrive.retry")]
+    reasons = [attrs(e)["koodrive.retry.reason"] for e in events(by_index[5], "koodrive.retry")]
     assert reasons == ["http_429"]
     failed = by_index[7]
     assert failed.status.status_code is StatusCode.ERROR
-    assert failed.attributes["koodrive.chunk.unprocessed"] == 100
-    assert failed.attributes["error.type"] == "ServerError"
+    assert attrs(failed)["koodrive.chunk.unprocessed"] == 100
+    assert attrs(failed)["error.type"] == "ServerError"
     attempts = [e for chunk in chunks for e in events(chunk, "koodrive.attempt")]
     assert len(attempts) == 16 == fake.route_counts[route]
     assert all(chunk.kind is SpanKind.CLIENT for chunk in chunks)  # each is a request
@@ -114,9 +114,9 @@ async def test_an_early_exit_from_a_stream_ends_the_batch_span_with_the_streams_
         async for _ in stream:
             break
     (batch,) = rec.spans("koodrive.delete_scopes")
-    assert batch.attributes["koodrive.outcome"] == "cancelled"
-    assert batch.attributes["koodrive.batch.deleted"] == len(stream.result.deleted) >= 100
-    assert batch.attributes["koodrive.batch.unprocessed"] == len(stream.result.unprocessed)
+    assert attrs(batch)["koodrive.outcome"] == "cancelled"
+    assert attrs(batch)["koodrive.batch.deleted"] == len(stream.result.deleted) >= 100
+    assert attrs(batch)["koodrive.batch.unprocessed"] == len(stream.result.unprocessed)
 
 
 # --- one call -----------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ async def test_a_call_is_a_span_with_http_client_attributes_and_no_ids(
     await traced.get_record(record_id)
     (call,) = rec.spans()
     assert call.name == "koodrive.get_record" and call.kind is SpanKind.CLIENT
-    attributes = dict(call.attributes or {})
+    attributes = attrs(call)
     assert attributes["http.request.method"] == "GET"
     assert attributes["url.template"] == RECORD_TEMPLATE
     assert attributes["server.address"] == "127.0.0.1"
@@ -139,10 +139,10 @@ async def test_a_call_is_a_span_with_http_client_attributes_and_no_ids(
     assert record_id not in rec.export_text()
     (attempt,) = call.events
     assert attempt.name == "koodrive.attempt"
-    assert attempt.attributes["koodrive.attempt"] == 1
-    assert attempt.attributes["http.response.status_code"] == 200
-    assert call.attributes["koodrive.attempts"] == 1
-    assert call.attributes["koodrive.outcome"] == "ok"
+    assert attrs(attempt)["koodrive.attempt"] == 1
+    assert attrs(attempt)["http.response.status_code"] == 200
+    assert attrs(call)["koodrive.attempts"] == 1
+    assert attrs(call)["koodrive.outcome"] == "ok"
     assert call.status.status_code is StatusCode.UNSET
 
 
@@ -154,7 +154,7 @@ async def test_include_paths_adds_the_path_with_its_ids(fake: FakeKooDrive) -> N
     ) as client:
         await client.get_record(record_id)
     path = f"/koodrive/ose/v1/backup/record/{record_id}"
-    assert [s.attributes["url.path"] for s in rec.spans()] == [path]
+    assert [attrs(s)["url.path"] for s in rec.spans()] == [path]
     assert all("url.path" not in labels for _, labels, _ in rec.metric_points())
 
 
@@ -188,10 +188,10 @@ async def test_a_failure_records_the_sdk_exception_and_not_its_chain(
     assert caught.value.__cause__ is None  # the SDK keeps no chain (it could hold secrets)
     (call,) = rec.spans("koodrive.get_record")
     assert call.status.status_code is StatusCode.ERROR
-    assert call.attributes["error.type"] == "APIConnectionError"
-    assert "http.response.status_code" not in call.attributes
+    assert attrs(call)["error.type"] == "APIConnectionError"
+    assert "http.response.status_code" not in attrs(call)
     (event,) = [e for e in call.events if e.name == "exception"]
-    assert dict(event.attributes or {}) == {
+    assert attrs(event) == {
         "exception.type": "koodrive_backup.errors.APIConnectionError",
         "exception.message": str(caught.value),
     }
@@ -204,9 +204,9 @@ async def test_an_api_error_carries_its_status_and_code(
     with pytest.raises(NotFoundError):
         await traced.get_record("1842862763295184641")
     (call,) = rec.spans("koodrive.get_record")
-    assert call.attributes["http.response.status_code"] == 404
-    assert call.attributes["koodrive.code"] == 15000404
-    assert call.attributes["koodrive.outcome"] == "NotFoundError"
+    assert attrs(call)["http.response.status_code"] == 404
+    assert attrs(call)["koodrive.code"] == 15000404
+    assert attrs(call)["koodrive.outcome"] == "NotFoundError"
     labels = {"koodrive.operation": "get_record", "koodrive.outcome": "NotFoundError"}
     assert rec.total("koodrive.client.operation.duration", **labels) == 1
 
@@ -228,11 +228,11 @@ async def test_retries_and_the_401_resend_are_visible(fake: FakeKooDrive, rec: R
     ) as client:
         await client.get_record(record_id)
     (call,) = rec.spans("koodrive.get_record")
-    assert call.attributes["koodrive.attempts"] == 2
+    assert attrs(call)["koodrive.attempts"] == 2
     assert [e.name for e in call.events] == [
         "koodrive.attempt", "koodrive.retry", "koodrive.resend", "koodrive.attempt",
     ]  # fmt: skip
-    first, retry, resend, second = (dict(e.attributes or {}) for e in call.events)
+    first, retry, resend, second = (attrs(e) for e in call.events)
     assert (retry["koodrive.retry.reason"], retry["koodrive.attempt"]) == ("http_503", 2)
     assert (first["http.response.status_code"], first["error.type"]) == (503, "ServerError")
     assert (resend["http.response.status_code"], resend["koodrive.attempt"]) == (401, 2)
@@ -261,7 +261,7 @@ async def test_a_cancelled_call_ends_its_spans_and_restores_the_context(
             await task
         assert trace.get_current_span() is job
     (call,) = rec.spans("koodrive.get_record")
-    assert call.attributes["koodrive.outcome"] == "cancelled"
+    assert attrs(call)["koodrive.outcome"] == "cancelled"
     assert call.status.status_code is StatusCode.UNSET
     assert call.events == ()  # the attempt never settled
 
@@ -279,9 +279,9 @@ async def test_lock_renewals_are_spans_of_their_own(rec: Recorded) -> None:
                 fake.inject(Fault.status(409, code=15000415), route="renewalBackupLock")
                 await clock.run_until(lambda: lock.lost, step=10)
     renewals = rec.spans("koodrive.lock.renewal")
-    assert [s.attributes["koodrive.outcome"] for s in renewals] == ["renewed", "renewed", "lost"]
-    assert [s.attributes["koodrive.lock.renewals"] for s in renewals] == [1, 2, 2]
-    assert {s.attributes["koodrive.operation"] for s in renewals} == {"lock.renewal"}
+    assert [attrs(s)["koodrive.outcome"] for s in renewals] == ["renewed", "renewed", "lost"]
+    assert [attrs(s)["koodrive.lock.renewals"] for s in renewals] == [1, 2, 2]
+    assert {attrs(s)["koodrive.operation"] for s in renewals} == {"lock.renewal"}
     assert renewals[-1].status.status_code is StatusCode.ERROR
     (job,) = rec.spans("job")
     assert {parent_of(s) for s in renewals} == {span_id(job)}

@@ -89,7 +89,7 @@ GUARD = 10.0
 
 
 def others() -> set[asyncio.Task[object]]:
-    return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[arg-type]
+    return asyncio.all_tasks() - {asyncio.current_task()}
 
 
 async def test_a_hung_provider_fails_the_call_within_its_timeout_and_is_asked_again(

@@ -134,7 +134,7 @@ async def _relay(refs: Any) -> AsyncGenerator[Event | Found | ErrorInfo, None]:
             yield event
 
 
-async def grouped(events: AsyncGenerator[T, None], delay: float) -> AsyncIterator[list[T]]:
+async def grouped(events: AsyncGenerator[T, None], delay: float) -> AsyncGenerator[list[T], None]:
     """``events`` in lists: each holds an event and those that follow within ``delay``.
 
     The next event is awaited in a task that a timeout leaves running (cancelling it would
