@@ -273,7 +273,8 @@ class Retrier:
         """Attempts 2, 3, ... after the first failed: tenacity's engine decides (``iter``),
         this loop awaits. Like ``AsyncRetrying.__call__``, but over the synchronous engine:
         our callbacks are plain functions, and the async one wraps every callback anew (with
-        ``inspect``) on every pass, which made a retried call cost many clean ones."""
+        ``inspect``) on every pass, which made a retried call cost many clean ones. A success
+        is returned at once: the engine would only hand it back (we retry on no result)."""
         retrying = self._engine.copy()  # its iteration state is per call, never shared
         retrying.begin()
         state = RetryCallState(retrying, fn=None, args=(), kwargs={_CALL: call})
@@ -282,11 +283,9 @@ class Retrier:
             do = retrying.iter(state)  # raises the last error when the policy says stop
             if isinstance(do, DoAttempt):
                 try:
-                    result = await attempt(state.attempt_number)
+                    return await attempt(state.attempt_number)
                 except BaseException:  # recorded; tenacity re-raises what is not retried
                     state.set_exception(sys.exc_info())  # type: ignore[arg-type]
-                else:
-                    state.set_result(result)
             elif isinstance(do, DoSleep):
                 state.prepare_for_next_attempt()
                 await self.sleep(do)
