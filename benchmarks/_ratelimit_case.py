@@ -7,7 +7,7 @@ ratio wall / that ideal shows how close the pacing is (1.00 = exact, above = slo
 Cost: client CPU per ``get_record`` with a limiter that never blocks (a rate no machine
 reaches) against the same client without one, runs interleaved; target: at most 3% more.
 For a figure that does not move on a shared machine, count instructions instead
-(``benchmarks/_instructions.py``).
+(``python -m benchmarks.instructions plain ratelimit``).
 """
 
 from __future__ import annotations

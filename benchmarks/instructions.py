@@ -16,40 +16,61 @@ Variants: ``plain`` (the client as constructed by default: with ``opentelemetry-
 importable and no provider configured, that is "installed, not configured"), ``off``
 (``telemetry=False``), ``hooks`` (a ``Hooks`` subclass overriding ``on_call``), ``traced``
 (an SDK ``TracerProvider`` with a no-op exporter and a ``MeterProvider`` with an in-memory
-reader, given through ``TelemetryOptions``).
+reader, given through ``TelemetryOptions``), ``ratelimit`` (a ``RateLimit`` that never
+blocks: what waiting for a token costs when there is no wait).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import email.utils
 import gc
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from typing import Any
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from koodrive_backup import HttpRequest, RawResponse
 
 from ._bare_server import RECORD_BODY
 from ._batch_cases import synthetic_ids
 from ._config import RECORD_ID, TOKEN, USER_ID
 from ._servers import BARE, server
 
-VARIANTS = ("plain", "off", "hooks", "traced")
+VARIANTS = ("plain", "off", "hooks", "traced", "ratelimit")
+NEVER_BLOCKS = 1e9  # tokens per second (and burst) of the ``ratelimit`` variant: no call waits
 
 
 class _Stub:
-    """A transport answering a GET with the canned record and a scope deletion with the IDs
-    it was sent, all deleted (a ``Transport``)."""
+    """A transport answering like the bare server, as aiohttp hands it over (a ``Transport``):
+    a GET with the canned record, a scope deletion with the IDs it was sent, all deleted; a
+    ``Date`` header that changes once a second, as a server's does."""
 
-    async def send(self, request: Any) -> Any:
-        from koodrive_backup import RawResponse
+    def __init__(self) -> None:
+        self._second = -1
+        self._headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
+    def _answer_headers(self) -> CIMultiDictProxy[str]:
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            date = email.utils.formatdate(second, usegmt=True)
+            headers = {"Content-Type": "application/json", "Date": date}
+            self._headers = CIMultiDictProxy(CIMultiDict(headers))
+        return self._headers
+
+    async def send(self, request: HttpRequest) -> RawResponse:
         if request.method == "GET":
-            return RawResponse(200, {}, RECORD_BODY)
+            return RawResponse(200, self._answer_headers(), RECORD_BODY)
         ids = json.loads(request.body)["scopeIdList"]
-        return RawResponse(200, {}, json.dumps({"code": 0, "scopeIdList": ids}).encode())
+        body = json.dumps({"code": 0, "scopeIdList": ids}).encode()
+        return RawResponse(200, self._answer_headers(), body)
 
     async def aclose(self) -> None:
         return None
@@ -60,6 +81,8 @@ def _options(variant: str) -> dict[str, Any]:
         return {}
     if variant == "off":
         return {"telemetry": False}
+    if variant == "ratelimit":
+        return {"rate_limit": NEVER_BLOCKS}
     from koodrive_backup import Hooks, TelemetryOptions
 
     if variant == "hooks":
