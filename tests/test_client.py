@@ -246,7 +246,7 @@ async def test_server_clock_a_few_seconds_behind_still_accepts_our_x_date(
     fake: FakeKooDrive,
 ) -> None:
     record_id = fake.add_record(fake.add_device())
-    fake.clock_skew = -3.0
+    fake.clock_offset = -3.0
     async with client_for(fake, retry=RetryPolicy(max_attempts=1)) as client:
         assert (await client.get_record(record_id)).record_id == record_id
 
@@ -255,7 +255,7 @@ async def test_a_server_behind_us_refuses_the_first_x_date_and_the_clock_re_send
     fake: FakeKooDrive,
 ) -> None:
     record_id = fake.add_record(fake.add_device())
-    fake.clock_skew = -30.0  # the older name of clock_offset still works
+    fake.clock_offset = -30.0
     async with client_for(fake, clock_skew_margin=0, retry=RetryPolicy(max_attempts=1)) as client:
         assert (await client.get_record(record_id)).record_id == record_id
     first, second = fake.requests

@@ -138,13 +138,7 @@ async def test_clock_offset_an_hour_ahead_shows_in_date_and_window(
     assert theirs.status == 200
     served = email.utils.parsedate_to_datetime(ours.headers["Date"]).timestamp()
     assert served > time.time() + 3590
-    assert fake.clock_offset == fake.clock_skew == 3600.0  # clock_skew: the older name
-
-
-def test_clock_offset_and_its_older_name_are_one_knob() -> None:
-    assert FakeKooDrive(clock_skew=-2.0).clock_offset == -2.0
-    with pytest.raises(TypeError):
-        FakeKooDrive(clock_offset=1.0, clock_skew=2.0)
+    assert fake.clock_offset == 3600.0
 
 
 async def test_injected_clock(koodrive_fake_factory: Factory) -> None:

@@ -73,7 +73,7 @@ async def test_records_before_keeps_newer_records(fake: FakeKooDrive, tmp_path: 
     before = "2999-01-01T00:00:00+00:00"
     manifest = {"user_id": user.user_id, "device_id": device, "module_code": "101"}
     plan_job([json.dumps({**manifest, "records_before": before})], tmp_path / "job.db")
-    fake.clock_skew = 0.0
+    fake.clock_offset = 0.0
     status = await run_job(tmp_path / "job.db", job_options(fake))
     assert (status.planned, status.deleted) == (3, 3)
     assert not any(fake.has_record(r) for r in old) and fake.has_record(other_module)

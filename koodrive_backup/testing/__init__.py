@@ -80,9 +80,8 @@ Choices where the reference is silent:
 - Endpoints documented without a body refuse a non-empty one; a body must be sent with
   ``Content-Type: application/json``; JSON ``null`` is a wrong type for any field.
 - The server clock is ``clock()`` (default ``time.time``) plus ``clock_offset`` seconds
-  (settable; ``clock_skew`` is its older name). Every answer's ``Date`` header, the
-  ``X-Date`` window and stored times follow it: ``fake.clock_offset = 3600`` is a server
-  whose clock is an hour ahead of its clients'.
+  (settable). Every answer's ``Date`` header, the ``X-Date`` window and stored times follow
+  it: ``fake.clock_offset = 3600`` is a server whose clock is an hour ahead of its clients'.
 - An HMAC app (``FakeKooDrive(app_id=, app_secret=)``, ``add_app``) signs for every user of
   the fake: ``X-User-Id`` picks the user, and must be one made by ``add_user`` (else 403).
   ``add_app(..., user_id=)`` makes an app of one user.

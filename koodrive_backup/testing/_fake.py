@@ -32,7 +32,7 @@ class FakeKooDrive(Seeding):
     The server's clock is ``clock()`` (default ``time.time``) plus ``clock_offset`` seconds;
     the ``Date`` header of every answer, the ``X-Date`` window and stored times follow it,
     so ``fake.clock_offset = -3600`` plays a server whose clock is an hour behind the
-    client's (``clock_skew`` is an older name of ``clock_offset``).
+    client's.
     ``path_prefix="/gateway"`` serves the API under that path, as behind a gateway (``url``
     then ends with it; signatures cover the whole path received).
     """
@@ -50,7 +50,6 @@ class FakeKooDrive(Seeding):
         latency: float = 0.0,
         clock: Callable[[], float] | None = None,
         clock_offset: float = 0.0,
-        clock_skew: float | None = None,
         seed: int | None = None,
         record_requests: bool = True,
         path_prefix: str = "",
@@ -62,10 +61,6 @@ class FakeKooDrive(Seeding):
         self.host = host
         self._port = port
         self._runner: web.AppRunner | None = None
-        if clock_skew is not None:  # the older name
-            if clock_offset:
-                raise TypeError("give clock_offset or its older name clock_skew, not both")
-            clock_offset = clock_skew
         clock_ = ServerClock(clock, clock_offset)
         store, creds = Store(clock_, seed), Credentials()
         self._stats = Stats()
@@ -153,9 +148,6 @@ class FakeKooDrive(Seeding):
     @clock_offset.setter
     def clock_offset(self, seconds: float) -> None:
         self._clock.offset = float(seconds)
-
-    #: The older name of ``clock_offset``.
-    clock_skew = clock_offset
 
     @property
     def clock(self) -> Callable[[], float]:
