@@ -189,7 +189,14 @@ def code_spans(path: Path) -> str:
     for token in tokens(path):
         if token.type in ("fence", "code_block"):
             parts.append(token.content)
-        for child in token.children or ():
-            if child.type == "code_inline":
-                parts.append(child.content)
+        parts.extend(inline_code_of(token))
     return "\n".join(parts)
+
+
+def inline_code(path: Path) -> list[str]:
+    """The inline code spans of ``path``, in order (a span's line breaks read as spaces)."""
+    return [span for token in tokens(path) for span in inline_code_of(token)]
+
+
+def inline_code_of(token: Token) -> list[str]:
+    return [child.content for child in token.children or () if child.type == "code_inline"]

@@ -4,7 +4,8 @@ Every python block of README.md, CONTRIBUTING.md, benchmarks/README.md and docs/
 executed (CONTRIBUTING.md, "Examples in the docs are tested", says how each kind runs);
 only blocks marked ``<!-- not run: why -->`` are skipped. Relative links and anchors
 resolve, the README's commands are the ones CI runs, and the lists the docs keep (public
-names, command-line options, benchmark cases, layers) match the code.
+names, command-line options, benchmark cases, layers) and the signatures they spell out
+(``BackupClient(base_url, *, ...)``) match the code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 import shlex
 import sys
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from doc_blocks import (
     defined_tests,
     defines_tests,
     free_names,
+    inline_code,
     is_program,
     links,
     markers,
@@ -338,6 +340,87 @@ def test_benchmarks_doc_names_every_case_and_option() -> None:
     assert {"--quick", "--case", "get_record", "batch_throughput"} <= wanted
     doc = ROOT / "benchmarks" / "README.md"
     assert {name for name in wanted if not mentions(doc, name)} == set()
+
+
+# --- documented signatures match the code ------------------------------------------------------
+
+#: The public callables whose whole signature a doc spells out as a code span ``Name(...)``,
+#: and where. Usage spans such as ``RetryPolicy(max_attempts=1)`` may sit beside it.
+SIGNATURES: list[tuple[str, Callable[..., object]]] = [
+    ("docs/api.md", koodrive_backup.BackupClient),
+    ("docs/api.md", koodrive_backup.RetryPolicy),
+    ("docs/api.md", koodrive_backup.BearerAuth),
+    ("docs/api.md", koodrive_backup.HmacAuth),
+    ("docs/api.md", koodrive_backup.SignableRequest),
+    ("docs/api.md", koodrive_backup.HttpRequest),
+    ("docs/api.md", koodrive_backup.RawResponse),
+    ("docs/api.md", koodrive_backup.AiohttpTransport),
+    ("docs/api.md", koodrive_backup.TelemetryOptions),
+    ("docs/resilience.md", koodrive_backup.RateLimit),
+    ("docs/testing.md", FakeKooDrive),
+]
+Param = inspect.Parameter
+#: Positional parameters in order, then keyword-only ones by name: (name, kind, default).
+Shape = list[tuple[str, str, object]]
+
+
+def shape(params: Iterable[Param]) -> Shape:
+    found = [(p.name, p.kind.name, p.default) for p in params]
+    keyword_only = Param.KEYWORD_ONLY.name
+    return [p for p in found if p[1] != keyword_only] + sorted(
+        (p for p in found if p[1] == keyword_only), key=lambda p: p[0]
+    )
+
+
+def documented_shape(span: str, name: str) -> Shape | None:
+    """The shape of ``Name(a, b=1, *, c=None)`` as a doc writes it, or ``None`` when the span
+    is not a parameter list with literal defaults (a call such as ``RateLimit(2.5)``)."""
+    try:
+        (function,) = ast.parse(f"def _{span[len(name) :]}: pass").body
+        assert isinstance(function, ast.FunctionDef)
+        return shape(documented_params(function.args))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def documented_params(args: ast.arguments) -> Iterator[Param]:
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    kinds: list[Any] = [Param.POSITIONAL_ONLY] * len(args.posonlyargs)
+    kinds += [Param.POSITIONAL_OR_KEYWORD] * len(args.args)
+    for arg, kind, default in zip(positional, kinds, defaults, strict=True):
+        yield literal_param(arg.arg, kind, default)
+    if args.vararg is not None:
+        yield Param(args.vararg.arg, Param.VAR_POSITIONAL)
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        yield literal_param(arg.arg, Param.KEYWORD_ONLY, default)
+    if args.kwarg is not None:
+        yield Param(args.kwarg.arg, Param.VAR_KEYWORD)
+
+
+def literal_param(name: str, kind: Any, default: ast.expr | None) -> Param:
+    if default is None:
+        return Param(name, kind)
+    return Param(name, kind, default=ast.literal_eval(default))  # ValueError: not a literal
+
+
+@pytest.mark.parametrize(("doc", "obj"), SIGNATURES, ids=lambda v: getattr(v, "__name__", v))
+def test_documented_signature_matches_the_code(doc: str, obj: Callable[..., object]) -> None:
+    name = obj.__name__
+    spans = [span for span in inline_code(ROOT / doc) if span.startswith(name + "(")]
+    real = inspect.signature(obj)
+    documented = [documented_shape(span, name) for span in spans]
+    assert shape(real.parameters.values()) in documented, f"{doc}: no `{name}{real}`"
+
+
+def test_a_signature_that_drifted_does_not_match() -> None:
+    real = shape(inspect.signature(koodrive_backup.RateLimit).parameters.values())
+    assert documented_shape("RateLimit(per_second, burst=None)", "RateLimit") == real
+    assert documented_shape("RateLimit(per_second)", "RateLimit") != real  # an option omitted
+    assert documented_shape("RateLimit(per_second, burst=1)", "RateLimit") != real
+    assert documented_shape("RateLimit(per_second, *, burst=None)", "RateLimit") != real
+    assert documented_shape("RateLimit(burst=None, per_second=1)", "RateLimit") != real
+    assert documented_shape("RateLimit(2.5)", "RateLimit") is None
 
 
 def test_design_doc_lists_every_layer_in_order() -> None:
