@@ -261,8 +261,45 @@ def garbage_status_line(line: bytes = b"HTTP/1.1 2OO KO") -> Behaviour:
 
 def bad_chunked() -> Behaviour:
     """``Transfer-Encoding: chunked`` whose first chunk size is not hexadecimal."""
-    head = _head(200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
-    return raw(head + b"zz\r\n{}\r\n0\r\n\r\n")
+    return raw(_CHUNKED_HEAD + b"zz\r\n{}\r\n0\r\n\r\n")
+
+
+_CHUNKED_HEAD = _head(200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def chunked(body: bytes, piece: int = 64 * 1024) -> Behaviour:
+    """``body`` with ``Transfer-Encoding: chunked`` (no length announced), ``piece`` bytes per
+    chunk; stops quietly when the client hangs up."""
+
+    async def behaviour(exchange: Exchange) -> None:
+        await exchange.send(_CHUNKED_HEAD)
+        for start in range(0, len(body), piece):
+            await exchange.send(_chunk(body[start : start + piece]))
+        await exchange.send(b"0\r\n\r\n")
+
+    return behaviour
+
+
+def endless_chunked(
+    first: bytes = b"[", filler: bytes = b" ", *, piece: int = 64 * 1024, cap: int = 64 * MiB
+) -> Behaviour:
+    """A chunked body that never ends: ``first``, then chunks of ``piece`` ``filler`` bytes
+    until ``cap`` bytes were sent, then silence, never the terminating chunk (``cap`` only
+    spares memory to a client that buffers: it still never sees the end). Stops quietly when
+    the client hangs up."""
+
+    async def behaviour(exchange: Exchange) -> None:
+        await exchange.send(_CHUNKED_HEAD + _chunk(first))
+        filling = _chunk(filler * (piece // len(filler)))
+        for _ in range(cap // piece):
+            await exchange.send(filling)
+        await asyncio.Event().wait()
+
+    return behaviour
 
 
 def deep_json(depth: int = 1100, *, where: str = "unknown") -> bytes:

@@ -20,8 +20,10 @@ from hostile import (
     MiB,
     SeenRequest,
     bad_chunked,
+    chunked,
     close_before_headers,
     deep_json,
+    endless_chunked,
     garbage_status_line,
     gzip_bomb,
     gzip_bomb_bytes,
@@ -116,6 +118,28 @@ async def test_garbage_status_line_and_bad_chunked_framing_are_sent_as_such() ->
     assert b"Transfer-Encoding: chunked\r\n" in chunked and chunked.endswith(
         b"\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
     )
+
+
+async def test_chunked_frames_the_body_in_pieces() -> None:
+    async with HostileServer(chunked(b"abcde", piece=2)) as peer:
+        answer = await exchange(peer)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head and b"Content-Length" not in head
+    assert body == b"2\r\nab\r\n2\r\ncd\r\n1\r\ne\r\n0\r\n\r\n"
+
+
+async def test_endless_chunked_sends_up_to_its_cap_and_never_the_last_chunk() -> None:
+    async with HostileServer(endless_chunked(b"[", b" ", piece=4, cap=8)) as peer:
+        parts = urlsplit(peer.url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.write(REQUEST)
+        head = await reader.readuntil(b"\r\n\r\n")
+        body = await reader.readexactly(len(b"1\r\n[\r\n" + 2 * b"4\r\n    \r\n"))
+        with pytest.raises(TimeoutError):  # then silence: no last chunk, no close
+            await asyncio.wait_for(reader.read(1), 0.05)
+        writer.close()
+    assert b"Transfer-Encoding: chunked" in head
+    assert body == b"1\r\n[\r\n4\r\n    \r\n4\r\n    \r\n"
 
 
 def test_deep_json_is_small_and_deep() -> None:

@@ -8,6 +8,7 @@ borrowed session's ``raise_for_status=True`` does not change what the SDK raises
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import zlib
@@ -21,21 +22,24 @@ from conftest import FAST
 from hostile import (
     PEAK_RSS_PRELUDE,
     Behaviour,
-    Exchange,
     HostileServer,
     MiB,
     SeenRequest,
+    chunked,
     close_before_headers,
+    endless_chunked,
     gzip_bomb,
     reset_after_headers,
     reset_before_headers,
     respond,
     respond_json,
     run_python,
+    trickle,
 )
 
 from koodrive_backup import (
     APIConnectionError,
+    APITimeoutError,
     BackupClient,
     DecodeError,
     NotFoundError,
@@ -52,6 +56,8 @@ RECORD = {
     "data": {"recordId": RECORD_ID, "moduleCode": "101", "status": 0, "version": 1},
 }
 RECORD_BODY = json.dumps(RECORD).encode()
+#: Seconds before a call that should have ended is declared hung: a safety net, not a measure.
+HANG_GUARD = 30.0
 
 
 @asynccontextmanager
@@ -76,22 +82,12 @@ def padded(size: int) -> bytes:
     return body
 
 
-def chunked(
-    body: bytes, piece: int = 64 * 1024, headers: dict[str, str] | None = None
-) -> Behaviour:
-    """``Transfer-Encoding: chunked`` (no length announced), ``piece`` bytes per chunk; stops
-    quietly when the client hangs up."""
-
-    async def behaviour(exchange: Exchange) -> None:
-        head = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
-        lines = ["HTTP/1.1 200 OK", *(f"{k}: {v}" for k, v in {**head, **(headers or {})}.items())]
-        await exchange.send(("\r\n".join(lines) + "\r\n\r\n").encode())
-        for start in range(0, len(body), piece):
-            part = body[start : start + piece]
-            await exchange.send(b"%x\r\n%s\r\n" % (len(part), part))
-        await exchange.send(b"0\r\n\r\n")
-
-    return behaviour
+def head(length: int) -> bytes:
+    """The head of a JSON answer of ``length`` bytes, as ``respond`` sends it."""
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n" % length
+    )
 
 
 def encoded(body: bytes, encoding: str, data: bytes | None = None) -> Behaviour:
@@ -176,11 +172,29 @@ async def test_an_announced_length_over_the_limit_is_refused_before_reading() ->
     assert info.value.status == 500 and len(peer.requests) == 1  # a 5xx, yet not retried
 
 
-async def test_a_large_streamed_body_stops_at_the_limit() -> None:
-    peer = HostileServer(chunked(b"[" + b" " * (64 * MiB) + b"]"))
+async def test_a_streamed_body_that_never_ends_stops_at_the_limit() -> None:
+    """No length announced and no end: a client that reads to the end before counting never
+    returns (the guard turns that into a failure); the limit ends it after 1 MiB."""
+    peer = HostileServer(endless_chunked())
     async with peer, client_for(peer, max_response_bytes=MiB) as client:
-        with pytest.raises(ResponseTooLargeError):
-            await client.list_devices()
+        with pytest.raises(ResponseTooLargeError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await client.list_devices()
+    assert (info.value.status, info.value.limit) == (200, MiB)
+    assert len(peer.requests) == 1  # not retried
+
+
+@pytest.mark.parametrize("borrowed", [False, True], ids=["own", "borrowed"])
+async def test_the_timeout_bounds_the_whole_attempt_not_each_read(borrowed: bool) -> None:
+    """A peer trickling a valid answer one byte every 50 ms never pauses as long as the
+    0.2 s timeout, yet would take ~8 s in all: the attempt times out."""
+    peer = HostileServer(trickle(head(len(RECORD_BODY)) + RECORD_BODY, every=0.05))
+    one = RetryPolicy(max_attempts=1)
+    async with peer, client_for(peer, borrowed=borrowed, retry=one, timeout=0.2) as client:
+        with pytest.raises(APITimeoutError):
+            async with asyncio.timeout(HANG_GUARD):
+                await client.get_record(RECORD_ID)
+    assert len(peer.requests) == 1
 
 
 def test_max_response_bytes_is_checked() -> None:
