@@ -4,7 +4,8 @@ Run as ``python -m benchmarks._bare_server [--port 0] [--latency S] [--fail-firs
 first stdout line is ``{"url": "http://127.0.0.1:<port>"}``. It ignores every header (no
 auth, no X-Date), so it measures the HTTP stack, not the fake's rules.
 
-- ``GET .../record/{id}``: a ~400-byte ``{"data": {BackupRecord}, "code": 0, "msg": ...}``.
+- ``GET .../record/{id}``: ``RECORD_BODY``, ``{"data": {BackupRecord}, "code": 0, "msg": ...}``
+  (``RECORD_SIZE`` bytes).
 - ``DELETE .../device/{id}/scope``: ``{"scopeIdList": <the request's IDs>, "code": 0, ...}``.
 - ``--fail-first``: the first request for each record ID (or scope body) answers 503, the
   next one answers normally (then the ID is forgotten): every call costs exactly one retry.
@@ -21,9 +22,9 @@ import sys
 
 from aiohttp import web
 
-PREFIX = "/koodrive/ose/v1/backup"
+from ._config import PREFIX
 
-# Same shape as seed page 004, with the optional fields filled in: 394 bytes.
+# Same shape as seed page 004, with the optional fields filled in.
 RECORD_BODY = json.dumps(
     {
         "data": {
@@ -47,6 +48,7 @@ RECORD_BODY = json.dumps(
     },
     separators=(",", ":"),
 ).encode()
+RECORD_SIZE = len(RECORD_BODY)  # quoted in the cases' titles
 UNAVAILABLE_BODY = b'{"code":15000503,"msg":"service unavailable"}'
 JSON = "application/json"
 

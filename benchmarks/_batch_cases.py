@@ -23,24 +23,16 @@ import aiohttp
 
 from koodrive_backup import BackupClient, RetryPolicy
 
-from ._config import TOKEN, USER_ID, Sizes, x_date
+from ._config import DEVICE_ID, SCOPE_PATH, TOKEN, USER_ID, Sizes, raw_headers, synthetic_ids
 from ._driver import Sample, Series, Stopwatch, drive, paired_ratio, rate
 from ._http_cases import new_session
 from ._report import CaseResult, Target, series_row, table_header
 from ._servers import BARE, FAKE, Server, server
 
-__all__ = ["batch_latency_case", "batch_throughput_case", "fake_overhead_case", "synthetic_ids"]
+__all__ = ["batch_latency_case", "batch_throughput_case", "fake_overhead_case"]
 
 CHUNK = 100
-DEVICE_ID = "1842812272691451648"  # any valid ID: the bare server does not check it
-SCOPE_PATH = "/koodrive/ose/v1/backup/device/{}/scope"
 Call = Callable[[int], Awaitable[object]]
-
-
-def synthetic_ids(count: int, start: int = 0) -> list[str]:
-    """19-digit decimal IDs like the server's (bare server only: they do not exist anywhere)."""
-    base = 1_842_846_715_527_366_528 + start
-    return [str(base + n) for n in range(count)]
 
 
 def chunked(ids: list[str]) -> list[list[str]]:
@@ -163,9 +155,7 @@ def _throughput_calls(
     url: str, ids: list[str], client: BackupClient, session: aiohttp.ClientSession, sizes: Sizes
 ) -> tuple[Call, Call]:
     bodies = chunked(ids)
-    delete_url = url + SCOPE_PATH.format(DEVICE_ID)
-    headers = {"Authorization": f"Bearer {TOKEN}", "X-User-Id": USER_ID, "X-Date": x_date()}
-    headers["Content-Type"] = "application/json"
+    delete_url, headers = url + SCOPE_PATH.format(DEVICE_ID), raw_headers(json_body=True)
 
     async def raw(index: int) -> object:
         body = json.dumps({"scopeIdList": bodies[index]}).encode()
@@ -188,7 +178,7 @@ async def batch_throughput_case(sizes: Sizes) -> CaseResult:
         f" no latency, concurrency {concurrency}"
     )
     result = CaseResult("batch_throughput", title)
-    ids = synthetic_ids(sizes.batch_ids)
+    ids = list(synthetic_ids(sizes.batch_ids))
     raw_series, sdk_series = Series("raw aiohttp, same bodies"), Series("SDK delete_scopes")
     async with server(BARE) as bare, new_session() as session, _client(bare) as client:
         raw, sdk = _throughput_calls(bare.url, ids, client, session, sizes)
@@ -222,8 +212,7 @@ def _delete_call(
     """A raw aiohttp call that sends the next body and checks every ID was deleted."""
     user_id, token = srv.info.get("user_id", USER_ID), srv.info.get("token", TOKEN)
     url = srv.url + SCOPE_PATH.format(device_id)
-    headers = {"Authorization": f"Bearer {token}", "X-User-Id": user_id, "X-Date": x_date()}
-    headers["Content-Type"] = "application/json"
+    headers = raw_headers(token, user_id, json_body=True)
     queue = iter(bodies)
 
     async def call(_: int) -> object:

@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-__all__ = ["FULL", "QUICK", "RECORD_ID", "TOKEN", "USER_ID", "Sizes", "x_date"]
+from koodrive_backup.testing import PREFIX
+
+__all__ = [
+    "DEVICE_ID",
+    "FIRST_ID",
+    "FULL",
+    "PREFIX",
+    "QUICK",
+    "RECORD_ID",
+    "RECORD_PATH",
+    "SCOPE_PATH",
+    "TOKEN",
+    "USER_ID",
+    "Sizes",
+    "raw_headers",
+    "synthetic_ids",
+    "x_date",
+]
 
 USER_ID = "1505084218764547200"
 TOKEN = "bench-token-not-a-secret"
 RECORD_ID = "1842862763295184641"  # the ID inside the bare server's canned answer
+DEVICE_ID = "1842812272691451648"  # any valid ID: the bare server does not check it
+FIRST_ID = 1_842_846_715_527_366_528  # where synthetic IDs start
+#: The API's paths (``PREFIX`` is the fake's: ``/koodrive/ose/v1/backup``).
+RECORD_PATH = PREFIX + "/record/"
+SCOPE_PATH = PREFIX + "/device/{}/scope"
 
 
 @dataclass(frozen=True)
@@ -55,3 +78,21 @@ QUICK = Sizes(
 def x_date(margin: float = 5.0) -> str:
     """An ``X-Date`` value a few seconds in the past (the fake refuses future dates)."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - margin))
+
+
+def raw_headers(
+    token: str = TOKEN, user_id: str = USER_ID, *, json_body: bool = False
+) -> dict[str, str]:
+    """What a hand-written client sends: the bearer token, the user and an ``X-Date`` (and,
+    with ``json_body``, the content type of a JSON body)."""
+    headers = {"Authorization": f"Bearer {token}", "X-User-Id": user_id, "X-Date": x_date()}
+    if json_body:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+def synthetic_ids(count: int, start: int = 0) -> Iterator[str]:
+    """19-digit decimal IDs like the server's, from ``FIRST_ID + start``, made one at a time
+    (so a million never sit in memory as a list). They exist nowhere: for the bare server,
+    which deletes whatever it is sent."""
+    return (str(FIRST_ID + n) for n in range(start, start + count))

@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -22,10 +22,12 @@ __all__ = [
     "Series",
     "Spread",
     "Stopwatch",
-    "drive",
     "cpu_us",
+    "drive",
+    "interleave",
     "paired_ratio",
     "rate",
+    "ratios_to",
     "spread",
 ]
 
@@ -100,6 +102,33 @@ async def drive(call: Call, total: int, concurrency: int, server: CpuMeter | Non
     return watch.stop(total)
 
 
+async def interleave(
+    calls: Mapping[str, Call],
+    total: int | Mapping[str, int],
+    concurrency: int,
+    *,
+    runs: int,
+    warmup: int,
+    meter: CpuMeter | None = None,
+    alternate: bool = False,
+) -> dict[str, Series]:
+    """A warm-up of ``warmup`` calls per variant, then ``runs`` rounds of one timed run of
+    ``total`` calls (per variant, if a mapping) per variant. Interleaved, so that a noisy
+    neighbour slows every variant alike; with ``alternate`` every other round runs them in
+    reverse order (A B C, C B A, ...), so that a machine growing slower or faster during
+    the case weighs on all of them alike too."""
+    counts = total if isinstance(total, Mapping) else dict.fromkeys(calls, total)
+    series = {name: Series(name) for name in calls}
+    for call in calls.values():
+        await drive(call, warmup, concurrency)
+    names = list(calls)
+    for run in range(runs):
+        for name in reversed(names) if alternate and run % 2 else names:
+            sample = await drive(calls[name], counts[name], concurrency, meter)
+            series[name].samples.append(sample)
+    return series
+
+
 @dataclass(frozen=True)
 class Spread:
     """Median and range of one metric over the runs (values kept for the JSON file)."""
@@ -170,6 +199,14 @@ def paired_ratio(series: Series, baseline: Series, metric: Callable[[Sample], fl
     """
     pairs = zip(series.samples, baseline.samples, strict=True)
     return spread([metric(mine) / metric(theirs) for mine, theirs in pairs])
+
+
+def ratios_to(series: Series, baseline: Series) -> dict[str, Any]:
+    """Run-by-run ratios of ``series`` to ``baseline``: req/s and client CPU per call."""
+    return {
+        "per_second": paired_ratio(series, baseline, rate).as_dict(),
+        "client_cpu_us_per_call": paired_ratio(series, baseline, cpu_us).as_dict(),
+    }
 
 
 def rate(sample: Sample) -> float:

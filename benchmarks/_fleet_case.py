@@ -24,7 +24,7 @@ from pathlib import Path
 from koodrive_backup import BackupClient, RetryPolicy
 from koodrive_backup.jobs import ClientOptions, RunOptions, WorkerSettings, plan_job, run_job
 
-from ._config import TOKEN, USER_ID, Sizes
+from ._config import FIRST_ID, TOKEN, USER_ID, Sizes, synthetic_ids
 from ._driver import Sample, Series, Stopwatch, paired_ratio, rate
 from ._memory import child_answer, peak_rss_kib
 from ._report import CaseResult, Target, series_row, table_header
@@ -33,7 +33,6 @@ from ._servers import BARE, Server, server
 __all__ = ["fleet_case", "measure"]
 
 DEVICES = 8
-FIRST_ID = 1_842_846_715_527_366_528
 JOB = {"options": RunOptions(concurrency=8), "worker": WorkerSettings(requests=4)}
 
 
@@ -41,8 +40,7 @@ def _manifest(path: Path, targets: int, per_target: int, start: int = 0) -> None
     """``targets`` lines of ``per_target`` listed scope IDs each, written line by line."""
     with open(path, "w", encoding="ascii") as out:
         for target in range(targets):
-            first = FIRST_ID + start + target * per_target
-            ids = [str(first + n) for n in range(per_target)]
+            ids = list(synthetic_ids(per_target, start + target * per_target))
             line = {"user_id": USER_ID, "device_id": str(FIRST_ID + target), "module_code": "101"}
             out.write(json.dumps({**line, "scopes": ids}) + "\n")
 
@@ -73,7 +71,7 @@ async def _plain_run(bare: Server, count: int, concurrency: int) -> Sample:
     deleted = 0
     async with _client(bare) as client:
         for device in range(DEVICES):
-            ids = [str(FIRST_ID + device * per_device + n) for n in range(per_device)]
+            ids = list(synthetic_ids(per_device, device * per_device))
             answer = await client.delete_scopes(
                 str(FIRST_ID + device), ids, concurrency=concurrency
             )

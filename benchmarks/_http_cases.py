@@ -19,8 +19,9 @@ import aiohttp
 from koodrive_backup import BackupClient, RetryPolicy
 from koodrive_backup._transport import sdk_session
 
-from ._config import RECORD_ID, TOKEN, USER_ID, Sizes, x_date
-from ._driver import CpuMeter, Series, cpu_us, drive, paired_ratio, rate
+from ._bare_server import RECORD_SIZE
+from ._config import RECORD_ID, RECORD_PATH, TOKEN, USER_ID, Sizes, raw_headers
+from ._driver import Series, cpu_us, interleave, paired_ratio, rate, ratios_to
 from ._peer import PeerClient
 from ._report import CaseResult, Target, series_row, table_header
 from ._servers import BARE, server
@@ -28,13 +29,8 @@ from ._servers import BARE, server
 __all__ = ["get_record_case", "retry_case"]
 
 Call = Callable[[int], Awaitable[object]]
-RECORD_PATH = "/koodrive/ose/v1/backup/record/"
 RAW, SDK, PEER = "raw aiohttp", "SDK (BackupClient)", "peer (httpx + pydantic)"
 RAW_TUNED = "raw aiohttp, SDK session settings"
-
-
-def raw_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKEN}", "X-User-Id": USER_ID, "X-Date": x_date()}
 
 
 def new_session() -> aiohttp.ClientSession:
@@ -83,29 +79,19 @@ async def _check_answers(calls: dict[str, Call]) -> None:
             raise AssertionError(f"{name} decoded {record!r}")
 
 
-async def _measure(
-    calls: dict[str, Call], sizes: Sizes, concurrency: int, meter: CpuMeter
-) -> dict[str, Series]:
-    counts = {name: sizes.peer_requests if name == PEER else sizes.requests for name in calls}
-    series = {name: Series(name) for name in calls}
-    for call in calls.values():
-        await drive(call, sizes.warmup, concurrency)
-    for _ in range(sizes.runs):
-        for name, call in calls.items():
-            series[name].samples.append(await drive(call, counts[name], concurrency, meter))
-    return series
-
-
 async def get_record_case(sizes: Sizes) -> CaseResult:
     """Requests/s and client CPU per request at each concurrency, plus the c=32 targets."""
-    result = CaseResult("get_record", "get_record: bare server, 414-byte answer")
+    result = CaseResult("get_record", f"get_record: bare server, {RECORD_SIZE}-byte answer")
     result.lines.append(table_header("req/s"))
     by_concurrency: dict[int, dict[str, Series]] = {}
     async with server(BARE) as bare, AsyncExitStack() as stack:
         calls = await _variants(bare.url, stack)
         await _check_answers(calls)
+        counts = {name: sizes.peer_requests if name == PEER else sizes.requests for name in calls}
         for concurrency in sizes.concurrencies:
-            series = await _measure(calls, sizes, concurrency, bare)
+            series = await interleave(
+                calls, counts, concurrency, runs=sizes.runs, warmup=sizes.warmup, meter=bare
+            )
             by_concurrency[concurrency] = series
             result.lines.append(f"  concurrency {concurrency}")
             result.lines.extend(series_row(s, series[RAW]) for s in series.values())
@@ -132,14 +118,7 @@ async def get_record_case(sizes: Sizes) -> CaseResult:
 def ratios(series: dict[str, Series]) -> dict[str, Any]:
     """Per variant: run-by-run ratios to raw aiohttp (req/s and client CPU per request)."""
     raw = series[RAW]
-    return {
-        name: {
-            "per_second": paired_ratio(s, raw, rate).as_dict(),
-            "client_cpu_us_per_call": paired_ratio(s, raw, cpu_us).as_dict(),
-        }
-        for name, s in series.items()
-        if s is not raw
-    }
+    return {name: ratios_to(s, raw) for name, s in series.items() if s is not raw}
 
 
 def _targets(series: dict[str, Series], concurrency: int) -> list[Target]:
@@ -223,13 +202,13 @@ async def retry_case(sizes: Sizes) -> CaseResult:
         AsyncExitStack() as stack,
     ):
         calls = await _retry_variants(bare.url, faulty.url, stack)
-        series = {name: Series(name) for name in calls}
-        for call in calls.values():
-            await drive(call, sizes.warmup, sizes.target_concurrency)
-        for _ in range(sizes.runs):
-            for name, call in calls.items():
-                sample = await drive(call, sizes.retry_requests, sizes.target_concurrency)
-                series[name].samples.append(sample)
+        series = await interleave(
+            calls,
+            sizes.retry_requests,
+            sizes.target_concurrency,
+            runs=sizes.runs,
+            warmup=sizes.warmup,
+        )
     raw, clean, retrying = series.values()
     result.lines += [series_row(clean), series_row(raw), series_row(retrying, raw)]
     cpu_ratio = paired_ratio(retrying, clean, cpu_us).median

@@ -21,24 +21,15 @@ import json
 import resource
 import sys
 import time
-from collections.abc import Iterator
 
 from koodrive_backup import BackupClient, RetryPolicy
 
-from ._config import TOKEN, USER_ID, Sizes
+from ._config import DEVICE_ID, TOKEN, USER_ID, Sizes, synthetic_ids
 from ._driver import spread
 from ._report import CaseResult, Target
 from ._servers import BARE, REPO_ROOT, server
 
-__all__ = ["generated_ids", "memory_case"]
-
-DEVICE_ID = "1842812272691451648"
-BASE = 1_842_846_715_527_366_528
-
-
-def generated_ids(count: int, start: int = 0) -> Iterator[str]:
-    """IDs made one at a time, so the input itself never sits in memory as a list."""
-    return (str(BASE + n) for n in range(start, start + count))
+__all__ = ["memory_case"]
 
 
 def peak_rss_kib() -> tuple[int, str]:
@@ -56,12 +47,12 @@ def peak_rss_kib() -> tuple[int, str]:
 
 async def measure(url: str, count: int, concurrency: int) -> dict[str, object]:
     async with BackupClient(url, user_id=USER_ID, token=TOKEN, retry=RetryPolicy()) as client:
-        await client.delete_scopes(DEVICE_ID, generated_ids(3_200, start=-10_000))
+        await client.delete_scopes(DEVICE_ID, synthetic_ids(3_200, start=-10_000))
         gc.collect()
         before, method = peak_rss_kib()
         started = time.perf_counter()
         result = await client.delete_scopes(
-            DEVICE_ID, generated_ids(count), concurrency=concurrency
+            DEVICE_ID, synthetic_ids(count), concurrency=concurrency
         )
         wall = time.perf_counter() - started
         after, _ = peak_rss_kib()

@@ -23,7 +23,7 @@ from koodrive_backup._endpoints import GET_RECORD
 from koodrive_backup._protocol import RawResponse
 from koodrive_backup._retry import Retrier
 
-from ._bare_server import RECORD_BODY
+from ._bare_server import RECORD_BODY, RECORD_SIZE
 from ._config import RECORD_ID, Sizes
 from ._driver import Spread, spread
 from ._peer import RecordEnvelope
@@ -62,8 +62,9 @@ def _decoders() -> dict[str, Callable[[], object]]:
 
 
 async def decode_case(sizes: Sizes) -> CaseResult:
-    """Microseconds to turn one 414-byte answer into a record, per decoder."""
-    result = CaseResult("decode", "decode one get_record answer (414 bytes), no I/O")
+    """Microseconds to turn one get_record answer (``RECORD_SIZE`` bytes) into a record, per
+    decoder."""
+    result = CaseResult("decode", f"decode one get_record answer ({RECORD_SIZE} bytes), no I/O")
     decoders = _decoders()
     record = decoders[SDK_CODEC]()
     if not isinstance(record, BackupRecord) or record.device_info is None:

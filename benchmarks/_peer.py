@@ -19,9 +19,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from koodrive_backup.testing import PREFIX
+
 __all__ = ["PeerClient", "PeerError", "PeerRecord"]
 
-API_PREFIX = "/koodrive/ose/v1/backup"
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -73,7 +74,7 @@ class PeerClient:
         self, base_url: str, *, user_id: str, token: str, max_retries: int = 3, delay: float = 0.5
     ) -> None:
         self._http = httpx.AsyncClient(
-            base_url=base_url + API_PREFIX,
+            base_url=base_url + PREFIX,
             headers={"Authorization": f"Bearer {token}", "X-User-Id": user_id},
             timeout=30.0,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),

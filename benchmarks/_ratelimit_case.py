@@ -18,7 +18,7 @@ from contextlib import AsyncExitStack
 from koodrive_backup import BackupClient, RateLimit, RetryPolicy
 
 from ._config import RECORD_ID, TOKEN, USER_ID, Sizes
-from ._driver import Series, cpu_us, drive, paired_ratio, spread
+from ._driver import Series, cpu_us, drive, interleave, paired_ratio, spread
 from ._report import CaseResult, Target, series_row, table_header
 from ._servers import BARE, server
 
@@ -62,13 +62,9 @@ async def _cost(url: str, sizes: Sizes) -> dict[str, Series]:
             NONE: _get_record(await _client(stack, url, None)),
             LIMITED: _get_record(await _client(stack, url, RateLimit(NEVER_BLOCKS))),
         }
-        series = {name: Series(name) for name in calls}
-        for call in calls.values():
-            await drive(call, sizes.warmup, 32)
-        for _ in range(sizes.runs):  # interleaved: a noisy neighbour slows both alike
-            for name, call in calls.items():
-                series[name].samples.append(await drive(call, sizes.requests, 32))
-    return series
+        return await interleave(
+            calls, sizes.requests, sizes.target_concurrency, runs=sizes.runs, warmup=sizes.warmup
+        )
 
 
 async def rate_limit_case(sizes: Sizes) -> CaseResult:

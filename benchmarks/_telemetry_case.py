@@ -22,11 +22,11 @@ from typing import Any
 from koodrive_backup import BackupClient, RetryPolicy, TelemetryOptions
 
 from ._config import RECORD_ID, TOKEN, USER_ID, Sizes
-from ._driver import CpuMeter, Series, cpu_us, drive, paired_ratio, rate
+from ._driver import Series, cpu_us, interleave, paired_ratio, rate, ratios_to
 from ._report import CaseResult, Target, series_row, table_header
 from ._servers import BARE, server
 
-__all__ = ["telemetry_case"]
+__all__ = ["recording_options", "telemetry_case"]
 
 Call = Callable[[int], Awaitable[object]]
 OFF = "telemetry=False (as without otel)"
@@ -34,25 +34,35 @@ IDLE = "otel-api, no provider configured"
 TRACED = "SDK provider, no-op exporter"
 
 
-def _recording_options() -> TelemetryOptions:
+def recording_options(*, batched: bool = True) -> TelemetryOptions:
+    """An SDK ``TracerProvider`` whose exporter drops every span (through a
+    ``BatchSpanProcessor``, else a ``SimpleSpanProcessor``) and a ``MeterProvider`` with an
+    in-memory reader: the cost of actually recording, nothing exported. Needs
+    ``opentelemetry-sdk``."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SimpleSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
 
     class Discard(SpanExporter):
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
     tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(Discard()))
+    processor = BatchSpanProcessor if batched else SimpleSpanProcessor
+    tracer_provider.add_span_processor(processor(Discard()))
     meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
     return TelemetryOptions(tracer_provider, meter_provider)
 
 
 async def _variants(url: str, stack: AsyncExitStack) -> dict[str, Call]:
     settings: dict[str, Any] = {"user_id": USER_ID, "token": TOKEN, "retry": RetryPolicy()}
-    options: dict[str, Any] = {OFF: False, IDLE: True, TRACED: _recording_options()}
+    options: dict[str, Any] = {OFF: False, IDLE: True, TRACED: recording_options()}
     calls: dict[str, Call] = {}
     for name, telemetry in options.items():
         client = BackupClient(url, telemetry=telemetry, **settings)
@@ -83,40 +93,27 @@ async def telemetry_case(sizes: Sizes) -> CaseResult:
             record = await call(0)
             if getattr(record, "record_id", None) != RECORD_ID:
                 raise AssertionError(f"decoded {record!r}")
-        series = await _measure(calls, sizes, concurrency, bare)
+        series = await interleave(
+            calls,
+            sizes.requests,
+            concurrency,
+            runs=sizes.runs,
+            warmup=sizes.warmup,
+            meter=bare,
+            alternate=True,
+        )
     off = series[OFF]
     result.lines.append(table_header("req/s"))
     result.lines += [series_row(s, off) for s in series.values()]
     result.lines += [_cost_line(series[name], off) for name in (IDLE, TRACED)]
     result.data = {
         "series": {name: s.as_dict() for name, s in series.items()},
-        "ratios_to_off": {name: _ratios(s, off) for name, s in series.items() if s is not off},
+        "ratios_to_off": {name: ratios_to(s, off) for name, s in series.items() if s is not off},
     }
     idle = paired_ratio(series[IDLE], off, rate).median
     name = f"telemetry: get_record c={concurrency}, otel idle / off req/s"
     result.targets.append(Target(name, idle, 0.98, "x", at_least=True))
     return result
-
-
-async def _measure(
-    calls: dict[str, Call], sizes: Sizes, concurrency: int, meter: CpuMeter
-) -> dict[str, Series]:
-    series = {name: Series(name) for name in calls}
-    for call in calls.values():
-        await drive(call, sizes.warmup, concurrency)
-    names = list(calls)
-    for run in range(sizes.runs):
-        for name in names if run % 2 == 0 else reversed(names):
-            sample = await drive(calls[name], sizes.requests, concurrency, meter)
-            series[name].samples.append(sample)
-    return series
-
-
-def _ratios(series: Series, baseline: Series) -> dict[str, Any]:
-    return {
-        "per_second": paired_ratio(series, baseline, rate).as_dict(),
-        "client_cpu_us_per_call": paired_ratio(series, baseline, cpu_us).as_dict(),
-    }
 
 
 def _cost_line(series: Series, off: Series) -> str:

@@ -39,8 +39,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from koodrive_backup import HttpRequest, RawResponse
 
 from ._bare_server import RECORD_BODY
-from ._batch_cases import synthetic_ids
-from ._config import RECORD_ID, TOKEN, USER_ID
+from ._config import RECORD_ID, TOKEN, USER_ID, synthetic_ids
 from ._servers import BARE, server
 
 VARIANTS = ("plain", "off", "hooks", "traced", "ratelimit")
@@ -83,28 +82,19 @@ def _options(variant: str) -> dict[str, Any]:
         return {"telemetry": False}
     if variant == "ratelimit":
         return {"rate_limit": NEVER_BLOCKS}
-    from koodrive_backup import Hooks, TelemetryOptions
+    if variant == "traced":
+        from ._telemetry_case import recording_options
 
-    if variant == "hooks":
+        return {"telemetry": recording_options(batched=False)}
+    if variant != "hooks":
+        raise ValueError(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
+    from koodrive_backup import Hooks
 
-        class Calls(Hooks):  # one overridden hook: the others cost nothing
-            def on_call(self, event: object) -> None:
-                return None
+    class Calls(Hooks):  # one overridden hook: the others cost nothing
+        def on_call(self, event: object) -> None:
+            return None
 
-        return {"hooks": Calls()}
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-
-    class Discard(SpanExporter):
-        def export(self, spans: object) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(Discard()))
-    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    return {"telemetry": TelemetryOptions(tracer_provider, meter_provider)}
+    return {"hooks": Calls()}
 
 
 async def _calls(variant: str, calls: int, chunks: bool = False, bare: bool = False) -> None:
@@ -122,8 +112,8 @@ async def _calls_to(variant: str, calls: int, chunks: bool, where: dict[str, Any
     options = {**_options(variant), **where}
     client = BackupClient(url, user_id=USER_ID, token=TOKEN, **options)
     if chunks:  # warm-up: a batch of 10 chunks in both runs
-        await client.delete_scopes("1", synthetic_ids(1000), concurrency=8)
-        await client.delete_scopes("1", synthetic_ids(calls * 100), concurrency=8)
+        await client.delete_scopes("1", list(synthetic_ids(1000)), concurrency=8)
+        await client.delete_scopes("1", list(synthetic_ids(calls * 100)), concurrency=8)
     else:
         for _ in range(calls + 50):  # 50 warm-up calls in both runs: first allocations
             await client.get_record(RECORD_ID)
