@@ -121,7 +121,8 @@ from ._errors import (
     X_DATE_INVALID,
 )
 from ._fake import FakeKooDrive
-from ._faults import Fault, FaultRule
+from ._fault import Fault
+from ._faults import FaultRule
 from ._fleet import Fleet, seed_fleet
 from ._requests import FakeRequest
 from ._routes import PREFIX, ROUTE_NAMES

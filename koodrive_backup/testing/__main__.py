@@ -112,11 +112,17 @@ def parse_args(argv: Sequence[str] | None = None, prog: str = PROG) -> argparse.
     return options
 
 
-def _write_ids(ids: list[str], path: str | None, prefix: str, made: list[str]) -> str:
+def _output_path(path: str | None, prefix: str, suffix: str, made: list[str]) -> str:
+    """``path``, or a new temporary file of ours (listed in ``made``: removed at exit)."""
     if path is None:
-        fd, path = tempfile.mkstemp(prefix=prefix, suffix=".txt")
+        fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix)
         os.close(fd)
         made.append(path)
+    return path
+
+
+def _write_ids(ids: list[str], path: str | None, prefix: str, made: list[str]) -> str:
+    path = _output_path(path, prefix, ".txt", made)
     with open(path, "w", encoding="ascii") as fh:
         fh.writelines(f"{i}\n" for i in ids)
     return path
@@ -163,11 +169,7 @@ def _seed_fleet(fake: FakeKooDrive, options: argparse.Namespace, made: list[str]
         records_per_device=options.records_per_device,
         module_code=options.module_code,
     )
-    path = options.manifest
-    if path is None:
-        fd, path = tempfile.mkstemp(prefix="koodrive-manifest-", suffix=".jsonl")
-        os.close(fd)
-        made.append(path)
+    path = _output_path(options.manifest, "koodrive-manifest-", ".jsonl", made)
     fleet.write_manifest(path)
     info: dict[str, Any] = {"users": options.users, "fleet_ids": fleet.id_count}
     info["manifest"] = path

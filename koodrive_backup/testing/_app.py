@@ -19,7 +19,8 @@ from aiohttp import web
 
 from ._auth import Credentials, Incoming, authenticate, check_x_date
 from ._errors import INTERNAL_ERROR, PARAM_INVALID, ApiError
-from ._faults import CANNED_SUCCESS, MALFORMED_BODY, Fault, FaultPlan
+from ._fault import CANNED_SUCCESS, MALFORMED_BODY, Fault
+from ._faults import FaultPlan
 from ._requests import FakeRequest, Stats
 from ._routes import match
 from ._service import Call, Service

@@ -11,7 +11,8 @@ from aiohttp import web
 
 from ._app import Pipeline, ServerClock
 from ._auth import Credentials
-from ._faults import Fault, FaultPlan, FaultRule, Predicate, RandomFaults
+from ._fault import Fault
+from ._faults import FaultPlan, FaultRule, Predicate, RandomFaults
 from ._requests import FakeRequest, Stats
 from ._routes import PREFIX, ROUTE_NAMES
 from ._seeding import Seeding

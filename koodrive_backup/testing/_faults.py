@@ -12,19 +12,10 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._fault import CANNED_SUCCESS, MALFORMED_BODY, Fault, FaultKind
+from ._fault import Fault
 from ._requests import FakeRequest
 
-__all__ = [
-    "CANNED_SUCCESS",
-    "MALFORMED_BODY",
-    "Fault",
-    "FaultKind",
-    "FaultPlan",
-    "FaultRule",
-    "Predicate",
-    "RandomFaults",
-]
+__all__ = ["FaultPlan", "FaultRule", "Predicate", "RandomFaults"]
 
 Predicate = Callable[[FakeRequest], bool]
 
