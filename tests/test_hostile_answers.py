@@ -44,6 +44,9 @@ async def client_for(peer: HostileServer) -> AsyncIterator[BackupClient]:
 def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with the optional accelerator and with the standard library alone."""
     if request.param == "json":
+        # A private attribute on purpose: there is no public switch (the parser is chosen at
+        # import, by whether orjson imports), and the standard library path, the reference
+        # behaviour, must be exercised too when orjson is installed, as it is in CI.
         monkeypatch.setattr(protocol, "_orjson", None)
     else:
         pytest.importorskip("orjson")

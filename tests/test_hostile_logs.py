@@ -8,7 +8,6 @@ printable line. The attributes keep the text as received.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import pickle
@@ -16,6 +15,7 @@ import pickle
 import pytest
 from conftest import FAST
 from hostile import Behaviour, HostileServer, bad_chunked, garbage_status_line, respond_json
+from seams import MockTransport, VirtualClock
 
 from koodrive_backup import (
     APIConnectionError,
@@ -25,15 +25,12 @@ from koodrive_backup import (
     LockLostError,
     ServerError,
 )
-from koodrive_backup import _endpoints as ep
-from koodrive_backup._answers import read_payload
 from koodrive_backup._codec import ShapeError
 from koodrive_backup._protocol import RawResponse
 from koodrive_backup.testing import FakeKooDrive, Fault
 
 FORGED = "boom\n2026-01-01 00:00:00 INFO koodrive_backup: all good\r\x1b[2K\u2028\x85\u200b"
 NASTY = [FORGED, "a\x00b", "tab\there", "lone \udc80 surrogate", "\x07bell", "\u202eevil"]
-GET = ep.GET_RECORD.request({"record_id": "1"})
 
 
 def one_printable_line(text: str) -> bool:
@@ -56,10 +53,14 @@ def test_every_sdk_exception_text_is_one_printable_line(text: str) -> None:
     assert errors[0].msg == text and errors[0].code == text  # type: ignore[attr-defined]
 
 
-def test_an_error_built_from_an_answer_escapes_its_msg_and_keeps_it() -> None:
+async def test_an_error_built_from_an_answer_escapes_its_msg_and_keeps_it() -> None:
     body = json.dumps({"code": 15000500, "msg": FORGED}).encode()
-    with pytest.raises(ServerError) as info:
-        read_payload(RawResponse(503, {}, body), GET)
+    transport = MockTransport(lambda request: RawResponse(503, {}, body))
+    async with BackupClient(
+        "https://kd.example", user_id="1", token="t", transport=transport, retry=FAST
+    ) as client:
+        with pytest.raises(ServerError) as info:
+            await client.get_record("1")
     assert info.value.msg is not None and "\n" in info.value.msg  # the attribute is raw
     assert one_printable_line(str(info.value)) and "boom\\n2026" in str(info.value)
 
@@ -93,16 +94,18 @@ async def test_the_retry_info_line_is_one_line(
 
 
 async def test_the_lost_lock_warning_and_the_failed_release_are_one_line(
-    fake: FakeKooDrive, client: BackupClient, caplog: pytest.LogCaptureFixture
+    fake: FakeKooDrive, caplog: pytest.LogCaptureFixture
 ) -> None:
+    clock = VirtualClock()  # the renewer waits on it: virtual seconds, no real waiting
+    refusal = Fault.status(409, code=15000415, msg=FORGED)
     with caplog.at_level(logging.INFO, logger="koodrive_backup"):
-        async with client.lock("101", renew_interval=0.01, lifetime=5.0) as lock:
-            refusal = Fault.status(409, code=15000415, msg=FORGED)
+        async with (
+            BackupClient(fake.url, user_id=fake.user_id, token=fake.token, clock=clock) as client,
+            client.lock("101", renew_interval=1.0, lifetime=5.0) as lock,
+        ):
             fake.inject(refusal, route="renewalBackupLock", times=None)
             fake.inject(refusal, route="releaseBackupLock", times=None)
-            async with asyncio.timeout(10):  # a guard against a hang, not a timing assertion
-                while not lock.lost:  # noqa: ASYNC110 -- the renewer has no event to wait on
-                    await asyncio.sleep(0.005)
+            await clock.run_until(lambda: lock.lost, step=0.1)
             with pytest.raises(LockLostError) as lost:
                 lock.check()
     assert one_printable_line(str(lost.value))
