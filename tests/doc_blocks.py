@@ -1,15 +1,18 @@
 """The documentation as data: code blocks, headings and links, read with markdown-it-py.
 
-Used by ``test_docs.py`` (every python block runs; links resolve) and ``test_api_cleanup.py``
-(the cleanup example of docs/api.md, run with faults). A block is marked as not meant to run
-by an HTML comment on the line before it: ``<!-- not run: why -->``.
+Used by ``test_docs.py`` (every python block runs; links resolve; documented signatures
+match) and ``test_api_cleanup.py`` (the cleanup example of docs/api.md, run with faults). A
+block is marked as not meant to run by an HTML comment on the line before it:
+``<!-- not run: why -->``.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import inspect
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -200,3 +203,50 @@ def inline_code(path: Path) -> list[str]:
 
 def inline_code_of(token: Token) -> list[str]:
     return [child.content for child in token.children or () if child.type == "code_inline"]
+
+
+# --- signatures as a doc writes them -----------------------------------------------------------
+
+Param = inspect.Parameter
+#: Positional parameters in order, then keyword-only ones by name: (name, kind, default).
+Shape = list[tuple[str, str, object]]
+
+
+def shape(params: Iterable[Param]) -> Shape:
+    found = [(p.name, p.kind.name, p.default) for p in params]
+    keyword_only = Param.KEYWORD_ONLY.name
+    return [p for p in found if p[1] != keyword_only] + sorted(
+        (p for p in found if p[1] == keyword_only), key=lambda p: p[0]
+    )
+
+
+def documented_shape(span: str, name: str) -> Shape | None:
+    """The shape of ``Name(a, b=1, *, c=None)`` as a doc writes it, or ``None`` when the span
+    is not a parameter list with literal defaults (a call such as ``RateLimit(2.5)``)."""
+    try:
+        (function,) = ast.parse(f"def _{span[len(name) :]}: pass").body
+        assert isinstance(function, ast.FunctionDef)
+        return shape(documented_params(function.args))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def documented_params(args: ast.arguments) -> Iterator[Param]:
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    kinds: list[Any] = [Param.POSITIONAL_ONLY] * len(args.posonlyargs)
+    kinds += [Param.POSITIONAL_OR_KEYWORD] * len(args.args)
+    for arg, kind, default in zip(positional, kinds, defaults, strict=True):
+        yield literal_param(arg.arg, kind, default)
+    if args.vararg is not None:
+        yield Param(args.vararg.arg, Param.VAR_POSITIONAL)
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        yield literal_param(arg.arg, Param.KEYWORD_ONLY, default)
+    if args.kwarg is not None:
+        yield Param(args.kwarg.arg, Param.VAR_KEYWORD)
+
+
+def literal_param(name: str, kind: Any, default: ast.expr | None) -> Param:
+    if default is None:
+        return Param(name, kind)
+    return Param(name, kind, default=ast.literal_eval(default))  # ValueError: not a literal

@@ -14,19 +14,17 @@ answers that depend on the request, pass ``route=`` a function of the ``SeenRequ
 Unless a behaviour keeps the connection alive (``respond(..., keep_alive=True)``), the
 connection is closed after it, so every request of a client comes on a fresh connection.
 
-It listens on 127.0.0.1, port 0, and reaches nothing else. ``run_python`` and
-``PEAK_RSS_PRELUDE`` measure a client's memory in a child process (peak RSS, not timed).
+It listens on 127.0.0.1, port 0, and reaches nothing else. To measure a client's memory
+against it, see ``child_memory``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import socket
 import struct
-import sys
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -364,51 +362,3 @@ def gzip_bomb_bytes(inflated: int = GiB) -> bytes:
     trailer = struct.pack("<II", crc, inflated & 0xFFFFFFFF)
     middle = repeated * (inflated // _SEGMENT - 1)
     return header + first + middle + end + trailer
-
-
-# --- memory of a child process -----------------------------------------------------------------
-
-#: Source to put first in a child script: ``peak_rss_kib()`` is the process's peak resident set
-#: size in KiB so far. ``VmHWM`` from /proc (Linux), else ``ru_maxrss`` (which Linux carries
-#: over ``exec`` from the parent, so it is only the fallback). Measure the growth of the peak
-#: between a warm-up and the call under test, in the same child.
-PEAK_RSS_PRELUDE = """
-import resource, sys
-
-def peak_rss_kib():
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak
-"""
-
-
-CHILD_TIMEOUT = 120.0  # seconds: a safety net against a hung child, not a measurement
-
-
-async def run_python(source: str, *argv: str) -> Any:
-    """Run ``source`` in a fresh interpreter (the test's event loop keeps serving meanwhile)
-    and return the JSON of its last stdout line; a failing child fails with its stderr."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        source,
-        *argv,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(child.communicate(), CHILD_TIMEOUT)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            child.kill()
-        await child.wait()
-        raise
-    if child.returncode != 0:
-        raise AssertionError(f"child exited {child.returncode}: {err.decode()[-2000:]}")
-    return json.loads(out.decode().strip().splitlines()[-1])

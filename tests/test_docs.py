@@ -20,7 +20,7 @@ import re
 import shlex
 import sys
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,13 @@ from doc_blocks import (
     code_spans,
     defined_tests,
     defines_tests,
+    documented_shape,
     free_names,
     inline_code,
     is_program,
     links,
     markers,
+    shape,
 )
 from test_architecture import LAYERS
 
@@ -359,49 +361,6 @@ SIGNATURES: list[tuple[str, Callable[..., object]]] = [
     ("docs/resilience.md", koodrive_backup.RateLimit),
     ("docs/testing.md", FakeKooDrive),
 ]
-Param = inspect.Parameter
-#: Positional parameters in order, then keyword-only ones by name: (name, kind, default).
-Shape = list[tuple[str, str, object]]
-
-
-def shape(params: Iterable[Param]) -> Shape:
-    found = [(p.name, p.kind.name, p.default) for p in params]
-    keyword_only = Param.KEYWORD_ONLY.name
-    return [p for p in found if p[1] != keyword_only] + sorted(
-        (p for p in found if p[1] == keyword_only), key=lambda p: p[0]
-    )
-
-
-def documented_shape(span: str, name: str) -> Shape | None:
-    """The shape of ``Name(a, b=1, *, c=None)`` as a doc writes it, or ``None`` when the span
-    is not a parameter list with literal defaults (a call such as ``RateLimit(2.5)``)."""
-    try:
-        (function,) = ast.parse(f"def _{span[len(name) :]}: pass").body
-        assert isinstance(function, ast.FunctionDef)
-        return shape(documented_params(function.args))
-    except (SyntaxError, ValueError):
-        return None
-
-
-def documented_params(args: ast.arguments) -> Iterator[Param]:
-    positional = [*args.posonlyargs, *args.args]
-    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    kinds: list[Any] = [Param.POSITIONAL_ONLY] * len(args.posonlyargs)
-    kinds += [Param.POSITIONAL_OR_KEYWORD] * len(args.args)
-    for arg, kind, default in zip(positional, kinds, defaults, strict=True):
-        yield literal_param(arg.arg, kind, default)
-    if args.vararg is not None:
-        yield Param(args.vararg.arg, Param.VAR_POSITIONAL)
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
-        yield literal_param(arg.arg, Param.KEYWORD_ONLY, default)
-    if args.kwarg is not None:
-        yield Param(args.kwarg.arg, Param.VAR_KEYWORD)
-
-
-def literal_param(name: str, kind: Any, default: ast.expr | None) -> Param:
-    if default is None:
-        return Param(name, kind)
-    return Param(name, kind, default=ast.literal_eval(default))  # ValueError: not a literal
 
 
 @pytest.mark.parametrize(("doc", "obj"), SIGNATURES, ids=lambda v: getattr(v, "__name__", v))

@@ -12,8 +12,8 @@ import zlib
 from urllib.parse import urlsplit
 
 import pytest
+from child_memory import PEAK_RSS_PRELUDE, run_python
 from hostile import (
-    PEAK_RSS_PRELUDE,
     Behaviour,
     GiB,
     HostileServer,
@@ -31,7 +31,6 @@ from hostile import (
     reset_before_headers,
     respond,
     respond_json,
-    run_python,
     trickle,
     truncate,
 )

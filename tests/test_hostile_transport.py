@@ -18,9 +18,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from child_memory import PEAK_RSS_PRELUDE, run_python
 from conftest import FAST
 from hostile import (
-    PEAK_RSS_PRELUDE,
     Behaviour,
     HostileServer,
     MiB,
@@ -33,7 +33,6 @@ from hostile import (
     reset_before_headers,
     respond,
     respond_json,
-    run_python,
     trickle,
 )
 
