@@ -38,6 +38,7 @@ from typing import TypeVar
 import attrs
 from tenacity import DoAttempt, DoSleep, RetryCallState, Retrying
 
+from . import _validate as check
 from .errors import (
     APIConnectionError,
     APIError,
@@ -72,13 +73,12 @@ TIMEOUT_RETRY_COST = 10  # ... when the failed attempt timed out (botocore's TIM
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, not {value}")
+    check.non_negative_seconds(value, attribute.name)  # NaN, infinity and bools refused
 
 
 def _deadline(_: object, __: object, value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"deadline must be > 0 seconds or None, not {value}")
+    if value is not None:  # None: no deadline (not infinity, which is refused)
+        check.positive_seconds(value, "deadline")
 
 
 def _attempts(_: object, __: object, value: int) -> None:
@@ -95,9 +95,11 @@ def _quota(_: object, __: object, value: int | None) -> None:
 class RetryPolicy:
     """How failed attempts are retried. ``RetryPolicy(max_attempts=1)`` disables retries.
 
-    ``max_attempts`` counts attempts, the first included. Delays are in seconds; ``deadline``
-    is measured from the start of the call. ``retry_quota`` is the size of each client's
-    retry bucket (see ``RetryQuota``); ``None`` disables it.
+    ``max_attempts`` counts attempts, the first included. Delays are finite seconds >= 0;
+    ``deadline`` (finite seconds > 0, or ``None`` for none) is measured from the start of the
+    call. ``retry_quota`` is the size of each client's retry bucket (see ``RetryQuota``);
+    ``None`` disables it. Anything else (NaN, infinity, a ``bool``, a negative value) raises
+    ``ValueError``/``TypeError`` here, before any request.
     """
 
     max_attempts: int = attrs.field(default=4, validator=_attempts)

@@ -70,6 +70,7 @@ def test_cancellation_and_programming_errors_are_never_retryable() -> None:
 
 
 POLICY = RetryPolicy(initial_delay=0.5, max_delay=8.0, max_retry_after=60.0)
+SECONDS = ("initial_delay", "max_delay", "max_retry_after", "deadline")
 
 
 @pytest.mark.parametrize(
@@ -108,11 +109,33 @@ def test_next_delay(exc: APIError, expected: float | None) -> None:
         {"max_retry_after": -0.1},
         {"deadline": 0},
         {"deadline": -5},
+        # NaN compares false with everything: max_delay=nan would sleep(nan) forever,
+        # deadline=nan would disable the deadline, max_retry_after=nan wait any Retry-After.
+        *({name: float("nan")} for name in SECONDS),
+        *({name: float("inf")} for name in SECONDS),  # deadline=None means none
+        {"max_delay": float("-inf")},
+        {"deadline": 10**400},  # beyond any float
     ],
 )
 def test_policy_validation(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", SECONDS)
+@pytest.mark.parametrize("value", [True, False, "1", None])
+def test_policy_seconds_must_be_numbers(name: str, value: object) -> None:
+    if name == "deadline" and value is None:
+        assert RetryPolicy(deadline=None).deadline is None  # no deadline
+        return
+    with pytest.raises(TypeError, match=name):
+        RetryPolicy(**{name: value})  # type: ignore[arg-type]
+
+
+def test_policy_accepts_ints_and_zero_delays() -> None:
+    policy = RetryPolicy(initial_delay=0, max_delay=0, max_retry_after=0, deadline=3)
+    assert (policy.initial_delay, policy.max_delay, policy.max_retry_after) == (0, 0, 0)
+    assert policy.deadline == 3
 
 
 class Script:
