@@ -183,6 +183,9 @@ class AiohttpTransport:
     def __init__(
         self, session: ClientSession | None = None, *, connection_limit: int = 100
     ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            kind = type(session).__name__
+            raise TypeError(f"session must be an aiohttp.ClientSession or None, not {kind}")
         self._session = session
         self._owns_session = session is None
         self._connection_limit = connection_limit
