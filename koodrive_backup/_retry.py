@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import attrs
-from tenacity import DoAttempt, DoSleep, RetryCallState, Retrying
+from tenacity import DoAttempt, RetryCallState, Retrying
 
 from . import _validate as check
 from .errors import (
@@ -277,7 +277,12 @@ class Retrier:
         our callbacks are plain functions, and the async one wraps every callback anew (with
         ``inspect``) on every pass, which made a retried call cost many clean ones. A success
         is returned at once: the engine would only hand it back (we retry on no result)."""
-        retrying = self._engine.copy()  # its iteration state is per call, never shared
+        # An engine per retried call: tenacity keeps an engine's ``statistics`` (cleared by
+        # ``begin``, counted by each pass) and its per-pass ``iter_state`` in a
+        # ``threading.local``, per thread, not per task, and every call of a client runs on
+        # one thread. ``iter`` is synchronous, so passes would not interleave today, but the
+        # statistics of concurrent calls would mix; the copy costs only retried calls.
+        retrying = self._engine.copy()
         retrying.begin()
         state = RetryCallState(retrying, fn=None, args=(), kwargs={_CALL: call})
         state.set_exception((type(first_failure), first_failure, first_failure.__traceback__))
@@ -288,11 +293,9 @@ class Retrier:
                     return await attempt(state.attempt_number)
                 except BaseException:  # recorded; tenacity re-raises what is not retried
                     state.set_exception(sys.exc_info())  # type: ignore[arg-type]
-            elif isinstance(do, DoSleep):
+            else:  # DoSleep: iter() gives nothing else, as no result is ever recorded
                 state.prepare_for_next_attempt()
                 await self.sleep(do)
-            else:
-                return do  # type: ignore[no-any-return]
 
     # tenacity's callbacks: one set per client; the call they judge is in the retry state.
 
