@@ -118,8 +118,8 @@ def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
     if isinstance(exc, APIConnectionError):
         return idempotent or not exc.request_sent
     if isinstance(exc, APIError):
-        if exc.status not in RETRYABLE_STATUSES or exc.status < 400:
-            return False  # a 2xx with a body error code is a decision, not a glitch
+        if exc.status not in RETRYABLE_STATUSES:
+            return False  # nor a 2xx with a body error code: a decision, not a glitch
         if idempotent:
             return True
         return exc.status == 429 or (exc.status == 503 and exc.retry_after is not None)

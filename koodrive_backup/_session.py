@@ -34,16 +34,25 @@ from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock, bounded
 from ._telemetry import Telemetry
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Clock, HttpRequest, Transport
-from .errors import APIConnectionError, APIError, AuthenticationError, NotFoundError, ServerError
+from .errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+)
 
 __all__ = ["Session"]
 
 logger = logging.getLogger("koodrive_backup")
 T = TypeVar("T")
 
-#: Statuses a server may use to refuse an ``X-Date`` (the reference's 400 15000405, or an
-#: auth failure): only these can trigger the clock re-send.
-CLOCK_REFUSALS = frozenset({400, 401, 403})
+#: The errors a server may use to refuse an ``X-Date`` (the reference's 400 15000405, or an
+#: auth failure: 400, 401, 403 as ``_answers.error_for`` maps them): only these can trigger
+#: the clock re-send.
+CLOCK_REFUSALS = (BadRequestError, AuthenticationError, PermissionDeniedError)
 
 
 class Session:
@@ -195,7 +204,7 @@ class Session:
     def _clock_was_off(self, exc: APIError, offset_used: float, req: Request) -> bool:
         """Whether ``exc``'s answer shows that the ``X-Date`` sent was off the server's
         clock: then the request is re-sent once with a corrected one (not an attempt)."""
-        if exc.status not in CLOCK_REFUSALS or not self.x_date.was_off(offset_used):
+        if not isinstance(exc, CLOCK_REFUSALS) or not self.x_date.was_off(offset_used):
             return False
         logger.info(
             "%s: X-Date was %+.0f s off the server's clock (by its Date header, answer %d); "

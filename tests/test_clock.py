@@ -16,10 +16,12 @@ import pytest
 from seams import MockTransport, VirtualClock, answer
 
 from koodrive_backup import (
+    APIError,
     AuthenticationError,
     BackupClient,
     BadRequestError,
     BearerAuth,
+    ConflictError,
     HmacAuth,
     HttpRequest,
     NotFoundError,
@@ -230,9 +232,20 @@ async def test_an_error_with_a_right_clock_is_not_re_sent() -> None:
     assert await failing_call(server, BadRequestError) == (1, 0.0)
 
 
-async def test_an_off_clock_on_another_status_is_learned_but_not_re_sent() -> None:
-    server = DatedServer(VirtualClock(start=1_800_000_000.0), 3600.0, (404, {"code": 1}))
-    assert await failing_call(server, NotFoundError) == (1, 3600.0)
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (404, NotFoundError),
+        (409, ConflictError),
+        (200, APIError),  # a 2xx whose body reports an error
+        (418, APIError),
+    ],
+)
+async def test_an_off_clock_on_another_error_is_learned_but_not_re_sent(
+    status: int, error: type
+) -> None:
+    server = DatedServer(VirtualClock(start=1_800_000_000.0), 3600.0, (status, X_DATE_REFUSED))
+    assert await failing_call(server, error) == (1, 3600.0)
 
 
 async def test_a_401_from_the_clock_then_from_the_token_uses_both_re_sends() -> None:
