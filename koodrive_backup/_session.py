@@ -54,6 +54,9 @@ T = TypeVar("T")
 #: the clock re-send.
 CLOCK_REFUSALS = (BadRequestError, AuthenticationError, PermissionDeniedError)
 
+#: What any use of a closed client raises (as ``RuntimeError``).
+_CLOSED = "this BackupClient is closed"
+
 
 class Session:
     """Signs, sends and classifies the requests of one client, retrying under its policy."""
@@ -96,6 +99,12 @@ class Session:
         # else ``watch(req)`` returns ``None`` while nothing records (the plain path below).
         self._watch = self.telemetry.watch if self.telemetry.enabled else None
 
+    def ensure_open(self) -> None:
+        """Raise ``RuntimeError`` when the client is closed: THE check of every use of a
+        closed client (``call`` makes it inline, on its hot path)."""
+        if self.closed:
+            raise RuntimeError(_CLOSED)
+
     async def close(self) -> None:
         """Close the transport; later calls raise ``RuntimeError``. Safe to call twice."""
         self.closed = True
@@ -112,7 +121,7 @@ class Session:
         ``retry_unsafe`` retries a POST/PATCH like a GET (the caller says a repeat is harmless).
         """
         if self.closed:  # before any I/O, and never retried
-            raise RuntimeError("this BackupClient is closed")
+            raise RuntimeError(_CLOSED)
         req = endpoint.request(values)
         if self._prefix:
             req = req._replace(path=self._prefix + req.path)

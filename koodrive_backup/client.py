@@ -160,8 +160,7 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
         await self._rq.session.close()
 
     async def __aenter__(self) -> Self:
-        if self.closed:
-            raise RuntimeError("this BackupClient is closed")
+        self._rq.ensure_open()
         return self
 
     async def __aexit__(
