@@ -44,7 +44,8 @@ class ManagedLock:
     renewal it replaces would lapse, so a lock renewed in time is never "expired" here, and
     one whose renewals fail or hang is never believed alive past its server-side expiry. From
     then on ``check()`` raises and every client operation given this ``lock_id`` raises
-    ``LockLostError``. ``released`` turns true once the lock was released on exit.
+    ``LockLostError``. ``released`` turns true once the lock was released on exit; a lock
+    released before it was lost is never lost afterwards (its lifetime no longer matters).
     ``renewals`` counts the successful renewals.
     """
 
@@ -73,8 +74,8 @@ class ManagedLock:
 
     @property
     def lost(self) -> bool:
-        """True once the renewal failed for good or the lock's lifetime ran out."""
-        return self._lost or self._now() >= self.expires_at
+        """True once the renewal failed for good or the lock's lifetime ran out while held."""
+        return self._lost or (not self.released and self._now() >= self.expires_at)
 
     def check(self) -> None:
         """Raise ``LockLostError`` (chained to the renewal failure) if the lock was lost."""
@@ -88,6 +89,11 @@ class ManagedLock:
     def _renewed(self, started: float, lifetime: float) -> None:
         self.expires_at = started + lifetime  # counted from before the request: conservative
         self.renewals += 1
+
+    def _mark_released(self, lost_before: bool) -> None:
+        """Released on exit; ``lost_before``: it was lost when the release began (stays so)."""
+        self._lost = self._lost or lost_before
+        self.released = True
 
     def _mark_lost(self, cause: BaseException) -> None:
         self._lost = True
@@ -167,13 +173,14 @@ class LockContext:
         if self._rq.closed:
             logger.warning("client closed: backup lock %s not released", lock.lock_id)
             return
+        lost = lock.lost
         try:
             await self._rq.call(ep.RELEASE_LOCK, lock_id=lock.lock_id)
         except Exception as exc:  # documented as logged, never raised: it expires anyway
             level = logging.DEBUG if lock.lost else logging.WARNING
             logger.log(level, "releasing backup lock %s failed: %s", lock.lock_id, _described(exc))
         else:
-            lock.released = True
+            lock._mark_released(lost)
 
     async def _keep_alive(self, lock: ManagedLock) -> None:
         """Renew every ``renew_interval``; retry transient failures while the lock lives.

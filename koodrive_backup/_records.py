@@ -70,7 +70,7 @@ class RecordOps(Operations):
         subclasses for server and transport failures.
         """
         rid = check.path_id(record_id, "record_id")
-        lock = None if lock_id is None else self._rq.lock_id(lock_id)
+        lock = self._rq.optional_lock_id(lock_id)
         return await self._rq.call(ep.GET_RECORD, record_id=rid, lock_id=lock)
 
     async def delete_record(self, record_id: str, lock_id: str) -> None:
@@ -264,7 +264,7 @@ class RecordOps(Operations):
         lock = None if lock_id is None else check.header_value(lock_id, "lock_id")
 
         async def fetch(cursor: str | None) -> Page[BackupFile]:
-            lease = None if lock is None else self._rq.lock_id(lock)
+            lease = self._rq.optional_lock_id(lock)  # a lost lock: raised by this page
             return await self._rq.call(
                 ep.LIST_FILES, record_id=rid, page_size=size, cursor=cursor, lock_id=lease
             )

@@ -48,8 +48,7 @@ class Requester:
 
     def ensure_open(self) -> None:
         """Raise ``RuntimeError`` when the client is closed (for work that starts later)."""
-        if self.session.closed:
-            raise RuntimeError("this BackupClient is closed")
+        self.session.ensure_open()
 
     def stops_batch(self, error: KooDriveError) -> bool:
         """The batch stop rule (``stops_batch``), and: the client was closed mid-batch (every

@@ -36,8 +36,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import attrs
-from tenacity import DoAttempt, DoSleep, RetryCallState, Retrying
+from tenacity import DoAttempt, RetryCallState, Retrying
 
+from . import _validate as check
 from .errors import (
     APIConnectionError,
     APIError,
@@ -72,13 +73,12 @@ TIMEOUT_RETRY_COST = 10  # ... when the failed attempt timed out (botocore's TIM
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, not {value}")
+    check.non_negative_seconds(value, attribute.name)  # NaN, infinity and bools refused
 
 
 def _deadline(_: object, __: object, value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"deadline must be > 0 seconds or None, not {value}")
+    if value is not None:  # None: no deadline (not infinity, which is refused)
+        check.positive_seconds(value, "deadline")
 
 
 def _attempts(_: object, __: object, value: int) -> None:
@@ -95,9 +95,11 @@ def _quota(_: object, __: object, value: int | None) -> None:
 class RetryPolicy:
     """How failed attempts are retried. ``RetryPolicy(max_attempts=1)`` disables retries.
 
-    ``max_attempts`` counts attempts, the first included. Delays are in seconds; ``deadline``
-    is measured from the start of the call. ``retry_quota`` is the size of each client's
-    retry bucket (see ``RetryQuota``); ``None`` disables it.
+    ``max_attempts`` counts attempts, the first included. Delays are finite seconds >= 0;
+    ``deadline`` (finite seconds > 0, or ``None`` for none) is measured from the start of the
+    call. ``retry_quota`` is the size of each client's retry bucket (see ``RetryQuota``);
+    ``None`` disables it. Anything else (NaN, infinity, a ``bool``, a negative value) raises
+    ``ValueError``/``TypeError`` here, before any request.
     """
 
     max_attempts: int = attrs.field(default=4, validator=_attempts)
@@ -116,8 +118,8 @@ def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
     if isinstance(exc, APIConnectionError):
         return idempotent or not exc.request_sent
     if isinstance(exc, APIError):
-        if exc.status not in RETRYABLE_STATUSES or exc.status < 400:
-            return False  # a 2xx with a body error code is a decision, not a glitch
+        if exc.status not in RETRYABLE_STATUSES:
+            return False  # nor a 2xx with a body error code: a decision, not a glitch
         if idempotent:
             return True
         return exc.status == 429 or (exc.status == 503 and exc.retry_after is not None)
@@ -275,7 +277,12 @@ class Retrier:
         our callbacks are plain functions, and the async one wraps every callback anew (with
         ``inspect``) on every pass, which made a retried call cost many clean ones. A success
         is returned at once: the engine would only hand it back (we retry on no result)."""
-        retrying = self._engine.copy()  # its iteration state is per call, never shared
+        # An engine per retried call: tenacity keeps an engine's ``statistics`` (cleared by
+        # ``begin``, counted by each pass) and its per-pass ``iter_state`` in a
+        # ``threading.local``, per thread, not per task, and every call of a client runs on
+        # one thread. ``iter`` is synchronous, so passes would not interleave today, but the
+        # statistics of concurrent calls would mix; the copy costs only retried calls.
+        retrying = self._engine.copy()
         retrying.begin()
         state = RetryCallState(retrying, fn=None, args=(), kwargs={_CALL: call})
         state.set_exception((type(first_failure), first_failure, first_failure.__traceback__))
@@ -286,11 +293,9 @@ class Retrier:
                     return await attempt(state.attempt_number)
                 except BaseException:  # recorded; tenacity re-raises what is not retried
                     state.set_exception(sys.exc_info())  # type: ignore[arg-type]
-            elif isinstance(do, DoSleep):
+            else:  # DoSleep: iter() gives nothing else, as no result is ever recorded
                 state.prepare_for_next_attempt()
                 await self.sleep(do)
-            else:
-                return do  # type: ignore[no-any-return]
 
     # tenacity's callbacks: one set per client; the call they judge is in the retry state.
 

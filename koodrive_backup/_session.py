@@ -1,5 +1,5 @@
-"""The per-attempt loop: rate limit -> sign -> send (through the transport) -> classify,
-under retries.
+"""The per-attempt loop: rate limit -> sign -> send (through the transport) -> classify ->
+decode, under retries.
 
 ``Session.call`` runs one API call under the retry policy. Each attempt waits for a token
 of the rate limit (when there is one), then gets a fresh ``X-Date`` on the server's clock
@@ -28,22 +28,34 @@ from urllib.parse import quote, urlsplit
 
 from ._answers import read_payload
 from ._call_watch import CallWatch
-from ._protocol import Endpoint, Payload, Request, host_header
+from ._protocol import Endpoint, Request, host_header
 from ._ratelimit import RateLimit
 from ._retry import Retrier, RetryPolicy
 from ._signing import Auth, SignableRequest, XDateClock, bounded
 from ._telemetry import Telemetry
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Clock, HttpRequest, Transport
-from .errors import APIConnectionError, APIError, AuthenticationError, NotFoundError, ServerError
+from .errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+)
 
 __all__ = ["Session"]
 
 logger = logging.getLogger("koodrive_backup")
 T = TypeVar("T")
 
-#: Statuses a server may use to refuse an ``X-Date`` (the reference's 400 15000405, or an
-#: auth failure): only these can trigger the clock re-send.
-CLOCK_REFUSALS = frozenset({400, 401, 403})
+#: The errors a server may use to refuse an ``X-Date`` (the reference's 400 15000405, or an
+#: auth failure: 400, 401, 403 as ``_answers.error_for`` maps them): only these can trigger
+#: the clock re-send.
+CLOCK_REFUSALS = (BadRequestError, AuthenticationError, PermissionDeniedError)
+
+#: What any use of a closed client raises (as ``RuntimeError``).
+_CLOSED = "this BackupClient is closed"
 
 
 class Session:
@@ -87,6 +99,12 @@ class Session:
         # else ``watch(req)`` returns ``None`` while nothing records (the plain path below).
         self._watch = self.telemetry.watch if self.telemetry.enabled else None
 
+    def ensure_open(self) -> None:
+        """Raise ``RuntimeError`` when the client is closed: THE check of every use of a
+        closed client (``call`` makes it inline, on its hot path)."""
+        if self.closed:
+            raise RuntimeError(_CLOSED)
+
     async def close(self) -> None:
         """Close the transport; later calls raise ``RuntimeError``. Safe to call twice."""
         self.closed = True
@@ -96,44 +114,43 @@ class Session:
     async def call(
         self, endpoint: Endpoint[T], /, *, retry_unsafe: bool = False, **values: Any
     ) -> T:
-        """Build ``endpoint``'s request from validated ``values``, send it under the retry
-        policy, and decode the answer.
+        """Build ``endpoint``'s request from validated ``values`` and send it under the retry
+        policy; each attempt decodes its answer, so a call counts as a success (and refunds
+        the retry quota) only once its answer is decoded.
 
         ``retry_unsafe`` retries a POST/PATCH like a GET (the caller says a repeat is harmless).
         """
         if self.closed:  # before any I/O, and never retried
-            raise RuntimeError("this BackupClient is closed")
+            raise RuntimeError(_CLOSED)
         req = endpoint.request(values)
         if self._prefix:
             req = req._replace(path=self._prefix + req.path)
         idempotent = retry_unsafe or endpoint.idempotent
         if self._watch is not None and (watch := self._watch(req)) is not None:
             return await self._watched_call(watch, endpoint, req, idempotent)  # telemetry
-        attempt: Callable[[int], Awaitable[Payload]] = partial(self._attempt, req)
+        attempt: Callable[[int], Awaitable[T]] = partial(self._attempt, req)
         if endpoint.gone_on_retry_404:
             attempt = GoneOnRetry(attempt, req)
-        return endpoint.answer(
-            await self.retrier.run(attempt, idempotent=idempotent, describe=req), req
-        )
+        return await self.retrier.run(attempt, idempotent=idempotent, describe=req)
 
     async def _watched_call(
         self, watch: CallWatch, endpoint: Endpoint[T], req: Request, idempotent: bool
     ) -> T:
         """``call`` reporting to ``watch``: the call, each attempt, each exchange."""
-        attempt: Callable[[int], Awaitable[Payload]] = partial(self._watched_attempt, req, watch)
+        attempt: Callable[[int], Awaitable[T]] = partial(self._watched_attempt, req, watch)
         if endpoint.gone_on_retry_404:
             attempt = GoneOnRetry(attempt, req)
         with watch:
-            payload = await self.retrier.run(attempt, idempotent=idempotent, describe=req)
-            return endpoint.answer(payload, req)
+            return await self.retrier.run(attempt, idempotent=idempotent, describe=req)
 
-    async def _watched_attempt(self, req: Request, watch: CallWatch, number: int) -> Payload:
+    async def _watched_attempt(self, req: Request, watch: CallWatch, number: int) -> Any:
         with watch.attempt(number):
             return await self._attempt(req, number, watch)
 
-    async def _attempt(self, req: Request, number: int, watch: CallWatch | None = None) -> Payload:
+    async def _attempt(self, req: Request, number: int, watch: CallWatch | None = None) -> Any:
         """One attempt: wait for a rate-limit token, sign, send, learn the server's clock
-        from the answer, classify it; the clock and 401 re-sends (see above).
+        from the answer, classify and decode it (``req.endpoint.answer``: a ``DecodeError``
+        fails the attempt, and is not retried); the clock and 401 re-sends (see above).
 
         The token comes before the ``X-Date``: a long wait must not age it. One function on
         purpose: this is the hot path, and each extra coroutine layer costs every call.
@@ -161,7 +178,7 @@ class Session:
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s -> %d (attempt %d)", req, response.status, number)
             try:
-                return read_payload(response, req)
+                return req.endpoint.answer(read_payload(response, req), req)
             except APIError as exc:
                 if not resynced and self._clock_was_off(exc, offset_used, req):
                     resynced = True
@@ -196,7 +213,7 @@ class Session:
     def _clock_was_off(self, exc: APIError, offset_used: float, req: Request) -> bool:
         """Whether ``exc``'s answer shows that the ``X-Date`` sent was off the server's
         clock: then the request is re-sent once with a corrected one (not an attempt)."""
-        if exc.status not in CLOCK_REFUSALS or not self.x_date.was_off(offset_used):
+        if not isinstance(exc, CLOCK_REFUSALS) or not self.x_date.was_off(offset_used):
             return False
         logger.info(
             "%s: X-Date was %+.0f s off the server's clock (by its Date header, answer %d); "
@@ -231,12 +248,12 @@ class GoneOnRetry:
     the caller's ``NotFoundError``. Used for endpoints marked ``gone_on_retry_404``.
     """
 
-    def __init__(self, attempt: Callable[[int], Awaitable[Payload]], req: Request) -> None:
+    def __init__(self, attempt: Callable[[int], Awaitable[Any]], req: Request) -> None:
         self._attempt = attempt
         self._req = req
         self._maybe_processed = False
 
-    async def __call__(self, number: int) -> Payload:
+    async def __call__(self, number: int) -> Any:
         try:
             return await self._attempt(number)
         except NotFoundError:
@@ -247,7 +264,7 @@ class GoneOnRetry:
                 self._req,
                 number,
             )
-            return {}
+            return self._req.endpoint.answer({}, self._req)
         except (APIConnectionError, ServerError) as exc:
             if not isinstance(exc, APIConnectionError) or exc.request_sent:
                 self._maybe_processed = True

@@ -64,7 +64,8 @@ DEFAULT_MAX_RESPONSE_BYTES = 8 * 2**20
 
 class HttpRequest(NamedTuple):
     """One exchange to perform: everything that goes on the wire, plus the attempt's timeout
-    and the largest answer body accepted (bytes, after decompression)."""
+    and the largest answer body accepted (bytes, after decompression). Neither its ``str``
+    nor its ``repr`` shows a header value (``Authorization`` carries the credential)."""
 
     method: str
     url: str
@@ -75,6 +76,14 @@ class HttpRequest(NamedTuple):
 
     def __str__(self) -> str:  # for messages: never the headers (they carry credentials)
         return f"{self.method} {self.url}"
+
+    def __repr__(self) -> str:  # the header names only: their values carry credentials
+        names = ", ".join(self.headers)
+        return (
+            f"HttpRequest(method={self.method!r}, url={self.url!r}, headers=<{names}>, "
+            f"body={self.body!r}, timeout={self.timeout!r}, "
+            f"max_response_bytes={self.max_response_bytes!r})"
+        )
 
 
 class Transport(Protocol):
@@ -183,6 +192,9 @@ class AiohttpTransport:
     def __init__(
         self, session: ClientSession | None = None, *, connection_limit: int = 100
     ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            kind = type(session).__name__
+            raise TypeError(f"session must be an aiohttp.ClientSession or None, not {kind}")
         self._session = session
         self._owns_session = session is None
         self._connection_limit = connection_limit

@@ -22,6 +22,7 @@ __all__ = [
     "header_value",
     "iterable",
     "module_code",
+    "non_negative_seconds",
     "path_id",
     "positive_int",
     "positive_seconds",
@@ -155,11 +156,27 @@ def iterable(value: object, name: str) -> Iterable[object]:
 
 def positive_seconds(value: object, name: str) -> float:
     """A finite number of seconds > 0 (``bool`` is not a number here)."""
+    seconds = _seconds(value, name)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{name} must be a positive, finite number of seconds, not {value}")
+    return seconds
+
+
+def non_negative_seconds(value: object, name: str) -> float:
+    """A finite number of seconds >= 0 (``bool`` is not a number here)."""
+    seconds = _seconds(value, name)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value}")
+    return seconds
+
+
+def _seconds(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive, finite number of seconds")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond any float
+        raise ValueError(f"{name} must be a finite number of seconds") from None
 
 
 def positive_int(value: object, name: str, *, maximum: int | None = None) -> int:

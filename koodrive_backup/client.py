@@ -63,7 +63,7 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
     past the limit, so memory stays bounded whatever the server sends.
 
     Extra keyword options: ``clock_skew_margin`` (seconds ``X-Date`` is backdated below the
-    server's clock, as learned, so that it never sees a future time; default 5),
+    server's clock, as learned, so that it never sees a future time; finite, >= 0; default 5),
     ``connection_limit`` (size of the connection pool we create; default 100), and the I/O
     seam: ``transport`` (a ``Transport`` performing each HTTP exchange, instead of aiohttp;
     not with ``session``) and ``clock`` (a ``Clock``: wall time for ``X-Date``, monotonic
@@ -118,7 +118,7 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
             timeout=check.positive_seconds(timeout, "timeout"),
             transport=transport or AiohttpTransport(session, connection_limit=limit),
             clock=clock,
-            clock_skew_margin=clock_skew_margin,
+            clock_skew_margin=check.non_negative_seconds(clock_skew_margin, "clock_skew_margin"),
             rate_limit=_rate_limit(rate_limit),
             max_response_bytes=check.positive_int(max_response_bytes, "max_response_bytes"),
             telemetry=observed,
@@ -160,8 +160,7 @@ class BackupClient(RecordOps, BulkOps, DeviceOps, LockOps):
         await self._rq.session.close()
 
     async def __aenter__(self) -> Self:
-        if self.closed:
-            raise RuntimeError("this BackupClient is closed")
+        self._rq.ensure_open()
         return self
 
     async def __aexit__(

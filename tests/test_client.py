@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from seams import VirtualClock
+from seams import MockTransport, VirtualClock, answer
 
 from koodrive_backup import (
     APIConnectionError,
@@ -33,6 +33,7 @@ from koodrive_backup.testing import FakeKooDrive, Fault
 
 FAST = RetryPolicy(initial_delay=0.001, max_delay=0.005)
 TOKEN = "tok-sekrit-0123456789"
+RECORD = {"code": 0, "data": {"recordId": "1", "moduleCode": "101", "status": 1}}
 
 
 @pytest.fixture
@@ -379,6 +380,40 @@ def test_construction_rules() -> None:
         BackupClient("https://kd.example", user_id="u\r\nX: y", token="t")
     with pytest.raises(ValueError):
         BackupClient("https://kd.example", user_id="u", token="t", timeout=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("clock_skew_margin", float("nan"), ValueError),  # was: ValueError at every call
+        ("clock_skew_margin", float("inf"), ValueError),  # was: OverflowError at every call
+        ("clock_skew_margin", -1, ValueError),
+        ("clock_skew_margin", True, TypeError),
+        ("clock_skew_margin", "5", TypeError),
+        ("timeout", float("nan"), ValueError),
+        ("timeout", float("inf"), ValueError),
+        ("timeout", True, TypeError),
+        ("max_response_bytes", 0, ValueError),
+        ("max_response_bytes", True, TypeError),
+        ("max_response_bytes", float("nan"), TypeError),
+        ("session", "x", TypeError),  # was: an AttributeError at the first call
+        ("session", object(), TypeError),
+    ],
+)
+def test_bad_options_are_refused_at_construction(name: str, value: object, error: type) -> None:
+    with pytest.raises(error, match=name):
+        BackupClient("https://kd.example", user_id="u", token="t", **{name: value})  # type: ignore[arg-type]
+
+
+async def test_a_zero_clock_skew_margin_is_accepted() -> None:
+    transport = MockTransport(lambda request: answer(200, RECORD))
+    clock = VirtualClock(start=1_800_000_000.0)
+    async with BackupClient(
+        "https://kd.example", user_id="u", token="t", transport=transport, clock=clock,
+        clock_skew_margin=0,
+    ) as client:  # fmt: skip
+        await client.get_record("1")
+    assert transport.requests[0].headers["X-Date"] == "20270115T080000Z"
 
 
 async def test_cancelling_a_call_is_prompt_and_not_retried(fake: FakeKooDrive) -> None:

@@ -16,10 +16,12 @@ import pytest
 from seams import MockTransport, VirtualClock, answer
 
 from koodrive_backup import (
+    APIError,
     AuthenticationError,
     BackupClient,
     BadRequestError,
     BearerAuth,
+    ConflictError,
     HmacAuth,
     HttpRequest,
     NotFoundError,
@@ -32,6 +34,7 @@ from koodrive_backup.testing import FakeKooDrive
 URL = "https://api.example"
 RECORD = {"code": 0, "data": {"recordId": "1", "moduleCode": "101", "status": 1}}
 X_DATE_REFUSED = {"code": 15000405, "msg": "X-Date is later than the server time"}
+START = 1_800_000_000.0  # a whole second: Date headers and X-Dates are whole seconds
 
 
 def http_date(stamp: float) -> str:
@@ -58,7 +61,8 @@ def x_date_at(stamp: float) -> str:
 async def test_a_clock_an_hour_off_works_from_the_first_call(
     server_ahead: float, auth: str
 ) -> None:
-    async with FakeKooDrive(app_id="app-1", app_secret="app-secret-1") as fake:
+    clock = VirtualClock(start=START)  # the fake's clock and the client's: exact values
+    async with FakeKooDrive(app_id="app-1", app_secret="app-secret-1", clock=clock.time) as fake:
         record_id = fake.add_record(fake.add_device())
         fake.clock_offset = server_ahead  # our clock is an hour behind it, or ahead of it
         credential = (
@@ -69,33 +73,39 @@ async def test_a_clock_an_hour_off_works_from_the_first_call(
         async with BackupClient(
             fake.url,
             user_id=fake.user_id,
+            clock=clock,
             retry=RetryPolicy(max_attempts=1, retry_quota=0),  # the re-send is not a retry
             **credential,
         ) as client:
             assert client.clock_offset == 0.0
             assert (await client.get_record(record_id)).record_id == record_id
-            assert abs(client.clock_offset - server_ahead) <= 2
+            assert client.clock_offset == server_ahead
             assert len(fake.requests) == 2  # refused X-Date, then the clock re-send
             first, second = fake.requests
             assert (first.status, first.path_id) == (400, record_id)
             assert second.status == 200
+            assert parse_x_date(second.headers["X-Date"]) == START + server_ahead - 5
 
             assert (await client.get_record(record_id)).record_id == record_id
             assert len(fake.requests) == 3  # learned: one request from now on
 
 
-async def test_a_server_ahead_within_its_window_costs_no_re_send(fake: FakeKooDrive) -> None:
-    record_id = fake.add_record(fake.add_device())
-    fake.clock_offset = 600.0  # our X-Date looks 10 minutes old: accepted, and we learn
-    async with BackupClient(fake.url, user_id=fake.user_id, token=fake.token) as client:
-        await client.get_record(record_id)
-        assert abs(client.clock_offset - 600.0) <= 2
-        await client.get_record(record_id)
-    first, second = fake.requests
+async def test_a_server_ahead_within_its_window_costs_no_re_send() -> None:
+    clock = VirtualClock(start=START)
+    async with FakeKooDrive(clock=clock.time) as fake:
+        record_id = fake.add_record(fake.add_device())
+        fake.clock_offset = 600.0  # our X-Date looks 10 minutes old: accepted, and we learn
+        async with BackupClient(
+            fake.url, user_id=fake.user_id, token=fake.token, clock=clock
+        ) as client:
+            await client.get_record(record_id)
+            assert client.clock_offset == 600.0
+            await client.get_record(record_id)
+        first, second = fake.requests
     assert first.status == second.status == 200
-    # The second X-Date is on the server's clock: about clock_skew_margin (5 s) behind it.
-    behind = second.time - parse_x_date(second.headers["X-Date"])
-    assert 5 <= behind <= 5 + 3  # the Date's whole seconds and the trip make it err low
+    assert parse_x_date(first.headers["X-Date"]) == START - 5  # nothing learned yet
+    # The second X-Date is on the server's clock: clock_skew_margin (5 s) behind it.
+    assert second.time - parse_x_date(second.headers["X-Date"]) == 5
 
 
 # --- X-Date follows the learned offset ------------------------------------------------------
@@ -222,9 +232,20 @@ async def test_an_error_with_a_right_clock_is_not_re_sent() -> None:
     assert await failing_call(server, BadRequestError) == (1, 0.0)
 
 
-async def test_an_off_clock_on_another_status_is_learned_but_not_re_sent() -> None:
-    server = DatedServer(VirtualClock(start=1_800_000_000.0), 3600.0, (404, {"code": 1}))
-    assert await failing_call(server, NotFoundError) == (1, 3600.0)
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (404, NotFoundError),
+        (409, ConflictError),
+        (200, APIError),  # a 2xx whose body reports an error
+        (418, APIError),
+    ],
+)
+async def test_an_off_clock_on_another_error_is_learned_but_not_re_sent(
+    status: int, error: type
+) -> None:
+    server = DatedServer(VirtualClock(start=1_800_000_000.0), 3600.0, (status, X_DATE_REFUSED))
+    assert await failing_call(server, error) == (1, 3600.0)
 
 
 async def test_a_401_from_the_clock_then_from_the_token_uses_both_re_sends() -> None:

@@ -27,6 +27,7 @@ from hostile import (
     reset_before_headers,
     truncate,
 )
+from seams import MockTransport, answer
 
 from koodrive_backup import (
     APIConnectionError,
@@ -38,6 +39,7 @@ from koodrive_backup import (
     RetryPolicy,
 )
 
+URL = "https://api.example"
 TOKEN = "tok-7f3a9c1e-very-secret"
 APP_SECRET = "app-secret-5d2b8e4f"
 TWO = RetryPolicy(max_attempts=2, initial_delay=0.001, max_delay=0.001)
@@ -166,3 +168,20 @@ def test_the_walk_finds_a_secret_held_the_way_aiohttp_holds_it() -> None:
             raise APIConnectionError("GET /x: boom") from exc
     except APIConnectionError as exc:
         assert leaks(exc, (TOKEN,)) != []
+
+
+@pytest.mark.parametrize("auth_kind", sorted(AUTHS))
+async def test_no_secret_in_the_repr_of_a_request_sent(auth_kind: str) -> None:
+    """The ``HttpRequest`` a transport is given (a public type, in test failures and logs
+    of custom transports) shows header names, never their values."""
+    make_auth, secrets = AUTHS[auth_kind]
+    transport = MockTransport(lambda request: answer(200, {"code": 0, "data": []}))
+    async with BackupClient(URL, user_id="1", auth=make_auth(), transport=transport) as client:
+        await client.list_devices()
+    (request,) = transport.requests
+    credential = request.headers["Authorization"]
+    assert any(secret in credential for secret in secrets) or auth_kind == "hmac"  # it bites
+    for text in (repr(request), str(request)):
+        assert credential not in text
+        assert not [secret for secret in secrets if secret in text]
+    assert "Authorization" in repr(request) and "/device" in repr(request)

@@ -102,6 +102,34 @@ async def test_renewals_that_succeed_keep_the_lock_alive_past_many_lifetimes(
         assert clock.monotonic() < lock.expires_at <= clock.monotonic() + 600
 
 
+async def test_a_released_lock_is_not_lost_when_its_lifetime_passes(
+    world: tuple[FakeKooDrive, VirtualClock],
+) -> None:
+    fake, clock = world
+    async with client_for(fake, clock) as client:
+        async with client.lock("101") as lock:
+            pass
+        assert lock.released and not lock.lost
+        await clock.advance(601)  # past the lock's lifetime (600 s)
+        assert not lock.lost  # released cleanly: nothing was lost
+        lock.check()  # does not raise
+        assert repr(lock).endswith("released)")
+
+
+async def test_a_lock_lost_before_its_release_stays_lost(
+    world: tuple[FakeKooDrive, VirtualClock],
+) -> None:
+    fake, clock = world
+    fake.inject(Fault.status(409), route="renewalBackupLock")  # the renewal is refused
+    async with client_for(fake, clock) as client:
+        async with client.lock("101") as lock:
+            await clock.run_until(lambda: lock.lost, step=5)
+        assert lock.released and lock.lost  # the release worked; the lock was lost before
+        with pytest.raises(LockLostError):
+            lock.check()
+        assert repr(lock).endswith("lost)")
+
+
 def lock_server(release: Callable[[], RawResponse]) -> MockTransport:
     def handle(request: HttpRequest) -> RawResponse:
         if request.method == "POST":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from functools import partial
 
 import pytest
 
@@ -70,6 +71,7 @@ def test_cancellation_and_programming_errors_are_never_retryable() -> None:
 
 
 POLICY = RetryPolicy(initial_delay=0.5, max_delay=8.0, max_retry_after=60.0)
+SECONDS = ("initial_delay", "max_delay", "max_retry_after", "deadline")
 
 
 @pytest.mark.parametrize(
@@ -108,11 +110,33 @@ def test_next_delay(exc: APIError, expected: float | None) -> None:
         {"max_retry_after": -0.1},
         {"deadline": 0},
         {"deadline": -5},
+        # NaN compares false with everything: max_delay=nan would sleep(nan) forever,
+        # deadline=nan would disable the deadline, max_retry_after=nan wait any Retry-After.
+        *({name: float("nan")} for name in SECONDS),
+        *({name: float("inf")} for name in SECONDS),  # deadline=None means none
+        {"max_delay": float("-inf")},
+        {"deadline": 10**400},  # beyond any float
     ],
 )
 def test_policy_validation(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", SECONDS)
+@pytest.mark.parametrize("value", [True, False, "1", None])
+def test_policy_seconds_must_be_numbers(name: str, value: object) -> None:
+    if name == "deadline" and value is None:
+        assert RetryPolicy(deadline=None).deadline is None  # no deadline
+        return
+    with pytest.raises(TypeError, match=name):
+        RetryPolicy(**{name: value})  # type: ignore[arg-type]
+
+
+def test_policy_accepts_ints_and_zero_delays() -> None:
+    policy = RetryPolicy(initial_delay=0, max_delay=0, max_retry_after=0, deadline=3)
+    assert (policy.initial_delay, policy.max_delay, policy.max_retry_after) == (0, 0, 0)
+    assert policy.deadline == 3
 
 
 class Script:
@@ -223,8 +247,40 @@ async def test_cancellation_is_never_retried() -> None:
     assert script.calls == 2
 
 
+class TaskSleeps:
+    """A sleep shared by every call, recording each task's waits apart; it yields, so that
+    the calls' retries interleave."""
+
+    def __init__(self) -> None:
+        self.delays: dict[asyncio.Task[object] | None, list[float]] = {}
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.setdefault(asyncio.current_task(), []).append(delay)
+        await asyncio.sleep(0)
+
+
 async def test_concurrent_calls_do_not_share_retry_state() -> None:
-    scripts = [Script(api(503), api(503)) for _ in range(20)]
-    results = await asyncio.gather(*(run(s, POLICY) for s in scripts))
-    assert all(r == ("ok", [0.25, 0.5]) for r in results)
-    assert all(s.calls == 3 for s in scripts)
+    """One ``Retrier`` (as a client has) under 30 concurrent calls, each with its own
+    Retry-After values, failures and attempt counts: every call waits its own delays."""
+    sleeps = TaskSleeps()
+    retrier = Retrier(POLICY, sleep=sleeps, rand=lambda: 0.5)
+    scripts = [
+        Script(api(503, retry_after=n / 4), api(429, retry_after=20 + n))
+        if n % 3
+        else Script(*[api(503)] * (n % 4))  # backoff: 0.25, 0.5, 1.0
+        for n in range(30)
+    ]
+
+    async def attempt(script: Script, number: int) -> str:
+        await asyncio.sleep(0)  # every attempt lets the others run
+        return await script(number)
+
+    async def call(script: Script) -> str:
+        return await retrier.run(partial(attempt, script), idempotent=True)
+
+    tasks = [asyncio.create_task(call(script)) for script in scripts]
+    assert await asyncio.gather(*tasks) == ["ok"] * 30
+    for n, task in enumerate(tasks):
+        expected = [n / 4, 20.0 + n] if n % 3 else [0.25, 0.5, 1.0][: n % 4]
+        assert sleeps.delays.get(task, []) == expected, n
+        assert scripts[n].calls == len(expected) + 1

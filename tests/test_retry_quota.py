@@ -17,6 +17,7 @@ from koodrive_backup import (
     APITimeoutError,
     BackupClient,
     BearerAuth,
+    DecodeError,
     HttpRequest,
     RawResponse,
     RetryPolicy,
@@ -130,6 +131,46 @@ async def test_successes_refill_the_bucket_one_token_each(
         assert await calls(c, 2, transport) == 3  # one retry, then empty again
     # One warning per emptying, not per refused call: the bucket ran dry twice.
     assert len(quota_warnings(caplog)) == 2
+
+
+class Script:
+    """A transport handler answering from a list, then 503 for ever."""
+
+    def __init__(self) -> None:
+        self.answers: list[RawResponse] = []
+
+    def __call__(self, request: HttpRequest) -> RawResponse:
+        return self.answers.pop(0) if self.answers else answer(503, {"code": 1})
+
+
+async def test_a_call_that_succeeds_after_a_retry_refunds_one() -> None:
+    script = Script()
+    transport = MockTransport(script)
+    async with client(transport, max_attempts=2, retry_quota=9) as c:
+        script.answers = [answer(503, {"code": 1}), answer(200, RECORD)]
+        assert (await c.get_record("1")).record_id == "1"  # 9 - 5 + 1: 5 left
+        assert await calls(c, 1, transport) == 2  # the refund pays for this retry (0 left)
+        assert await calls(c, 1, transport) == 1
+
+
+WRONG_SHAPE = {"code": 0, "data": {"recordId": ["not", "a", "string"]}}
+
+
+async def test_a_call_ending_in_a_decode_error_refunds_nothing() -> None:
+    """A 200 whose body has the wrong shape raises ``DecodeError``: not a success, so it
+    must not refill the bucket (neither on its first attempt nor after a retry)."""
+    script = Script()
+    transport = MockTransport(script)
+    async with client(transport, max_attempts=2, retry_quota=9) as c:
+        script.answers = [answer(503, {"code": 1}), answer(200, WRONG_SHAPE)]
+        with pytest.raises(DecodeError):
+            await c.get_record("1")  # 9 - 5: 4 left, no refund
+        assert await calls(c, 1, transport) == 1  # 4 cannot pay for a retry
+        script.answers = [answer(200, WRONG_SHAPE)] * 5
+        for _ in range(5):
+            with pytest.raises(DecodeError):
+                await c.get_record("1")
+        assert await calls(c, 1, transport) == 1  # still 4: five failed calls refunded nothing
 
 
 async def test_a_retry_after_a_timeout_costs_ten() -> None:

@@ -247,6 +247,7 @@ def test_scope_ids_agrees_with_scope_id_one_by_one(values: list[str | int]) -> N
         (-1.5, ValueError),
         (float("inf"), ValueError),
         (float("nan"), ValueError),
+        pytest.param(10**400, ValueError, id="int-beyond-any-float"),
         (True, TypeError),
         ("30", TypeError),
     ],
@@ -254,6 +255,30 @@ def test_scope_ids_agrees_with_scope_id_one_by_one(values: list[str | int]) -> N
 def test_positive_seconds_refused(value: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="timeout"):
         check.positive_seconds(value, "timeout")
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (-0.001, ValueError),
+        (float("inf"), ValueError),
+        (float("-inf"), ValueError),
+        (float("nan"), ValueError),
+        pytest.param(10**400, ValueError, id="int-beyond-any-float"),  # not OverflowError
+        (True, TypeError),
+        (None, TypeError),
+        ("5", TypeError),
+    ],
+)
+def test_non_negative_seconds_refused(value: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="margin"):
+        check.non_negative_seconds(value, "margin")
+
+
+@pytest.mark.parametrize(("value", "expected"), [(0, 0.0), (0.0, 0.0), (5, 5.0), (2.5, 2.5)])
+def test_non_negative_seconds_accepted(value: float, expected: float) -> None:
+    seconds = check.non_negative_seconds(value, "margin")
+    assert seconds == expected and type(seconds) is float
 
 
 @pytest.mark.parametrize("value", ["123", b"123", bytearray(b"1"), 123, None])
