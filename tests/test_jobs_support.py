@@ -8,6 +8,7 @@ the store check every job test ends with, and the CLI run as a real child proces
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import sys
@@ -16,7 +17,15 @@ from pathlib import Path
 
 import attrs
 
-from koodrive_backup import RetryPolicy
+from koodrive_backup import (
+    AiohttpTransport,
+    BackupClient,
+    HmacAuth,
+    HttpRequest,
+    RateLimit,
+    RawResponse,
+    RetryPolicy,
+)
 from koodrive_backup.jobs import ClientOptions, JobStatus, job_outcomes, job_status, plan_job
 from koodrive_backup.testing import FakeKooDrive, Fault, Fleet, seed_fleet
 
@@ -31,6 +40,45 @@ RUN_TIMEOUT = 120.0
 
 def job_options(fake: FakeKooDrive, **extra: object) -> ClientOptions:
     return ClientOptions(fake.url, app_id=APP_ID, app_secret=APP_SECRET, retry=FAST, **extra)  # type: ignore[arg-type]
+
+
+class RenamingTransport:
+    """A real transport whose answers have some IDs replaced (``{old: new}``, as JSON
+    strings): the fake then lists IDs it could never store, such as ``"a b"``."""
+
+    def __init__(self, renames: dict[str, str]) -> None:
+        self.inner = AiohttpTransport()
+        self.renames = [
+            (json.dumps(a).encode(), json.dumps(b).encode()) for a, b in renames.items()
+        ]
+
+    async def send(self, request: HttpRequest) -> RawResponse:
+        response = await self.inner.send(request)
+        body = response.body
+        for old, new in self.renames:
+            body = body.replace(old, new)
+        return response._replace(body=body)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def renaming_factory(
+    renames: dict[str, str],
+) -> Callable[[ClientOptions, str, RateLimit | None], BackupClient]:
+    """A ``client_factory`` for ``run_job`` whose clients see ``renames`` in every answer."""
+
+    def factory(options: ClientOptions, user_id: str, limit: RateLimit | None) -> BackupClient:
+        assert options.app_id is not None and options.app_secret is not None
+        return BackupClient(
+            options.base_url,
+            user_id=user_id,
+            auth=HmacAuth(options.app_id, options.app_secret),
+            retry=options.retry,
+            transport=RenamingTransport(renames),
+        )
+
+    return factory
 
 
 def inject_random_faults(fake: FakeKooDrive, rate: float, seed: int) -> None:

@@ -46,7 +46,6 @@ __all__ = ["JobAuthError", "RunOptions", "Runner", "Workers"]
 
 #: Discovered IDs the SDK would refuse (API.md "Path IDs") are journaled as failed at once.
 _PATH_ID = re.compile(r"[A-Za-z0-9._@=+:-]{1,128}")
-_INVALID_ID = ("invalid_id", "the server listed an ID the API cannot address in a path")
 
 ProgressCallback = Callable[[JobStatus], object]
 Stream = AsyncGenerator[Event | Found | ErrorInfo, None]
@@ -232,8 +231,7 @@ class Runner:
         if len(good) != len(ids):
             valid = set(good)
             bad = [i for i in ids if i not in valid]
-            call = self.writer.call
-            moved = await call(self.journal.found_failed, target.n, kind, bad, *_INVALID_ID)
+            moved = await self.writer.call(self.journal.found_invalid, target.n, kind, bad)
             self.counts.planned += moved
             self.counts.failed += moved
         return good
