@@ -8,9 +8,11 @@ the store check every job test ends with, and the CLI run as a real child proces
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +28,14 @@ from koodrive_backup import (
     RawResponse,
     RetryPolicy,
 )
-from koodrive_backup.jobs import ClientOptions, JobStatus, job_outcomes, job_status, plan_job
-from koodrive_backup.testing import FakeKooDrive, Fault, Fleet, seed_fleet
+from koodrive_backup.jobs import (
+    ClientOptions,
+    JobStatus,
+    job_outcomes,
+    job_status,
+    plan_job,
+)
+from koodrive_backup.testing import FakeKooDrive, FakeRequest, Fault, Fleet, seed_fleet
 
 APP_ID = "jobs-app"
 APP_SECRET = "jobs-app-secret-3f9a1c7e"  # made up; must never be printed
@@ -86,6 +94,22 @@ def inject_random_faults(fake: FakeKooDrive, rate: float, seed: int) -> None:
     or an answer lost after the work was done (the retry then meets "not found")."""
     faults = (Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response())
     fake.set_random_faults(rate, faults, seed=seed, route=FAULT_ROUTES)
+
+
+def watch_record_locks(fake: FakeKooDrive, journal: Path) -> list[tuple[str, bool]]:
+    """For each record delete the fake gets: its lock ID, and whether the journal (read by a
+    connection of its own, as a run after a crash would) had that lock ID committed."""
+    seen: list[tuple[str, bool]] = []
+
+    def look(request: FakeRequest) -> bool:
+        with contextlib.closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True)) as db:
+            committed = {row[0] for row in db.execute("SELECT lock_id FROM locks")}
+        lock_id = request.headers["x-backup-lock-id"]
+        seen.append((lock_id, lock_id in committed))
+        return False  # a probe, not a fault
+
+    fake.inject(Fault.latency(0.0), route="deleteBackupRecord", when=look, times=None)
+    return seen
 
 
 @attrs.frozen
@@ -235,7 +259,6 @@ async def crash_and_resume(
             break
         await asyncio.sleep(LOCK_TTL)
     return job_status(journal)
-
 
 async def crash_test(run_args: list[str], kills: int, seed: int, tmp_path: Path) -> None:
     async with FakeKooDrive(

@@ -12,33 +12,17 @@ from typing import Literal
 from ._clients import ClientFactory, ClientOptions, make_client
 from ._journal import Journal, JournalError, PlanSummary
 from ._manifest import read_manifest
-from ._runner import ProgressCallback, Runner, RunOptions, Stream, Workers
+from ._runner import ProgressCallback, Runner, RunOptions, Workers
 from ._status import JobStatus, job_status, read_status
-from ._worker import LocalWorker, WorkerSettings
+from ._worker import LocalWorker, LocalWorkers, WorkerSettings
 
-__all__ = ["JobBusyError", "LocalWorkers", "plan_job", "run_job"]
+__all__ = ["JobBusyError", "plan_job", "run_job"]
 
 Engine = Literal["local", "ray"]
 
 
 class JobBusyError(JournalError):
     """Another run is using this journal (two runs would send the same IDs twice)."""
-
-
-class LocalWorkers:
-    """``Workers`` in this process: one ``LocalWorker`` for every user."""
-
-    def __init__(self, worker: LocalWorker) -> None:
-        self.worker = worker
-
-    def stream(self, operation: str, user_id: str, *args: str | list[str]) -> Stream:
-        return self.worker.stream(operation, user_id, *args)
-
-    async def rate_limit_wait(self) -> float | None:
-        return self.worker.rate_limit_wait
-
-    async def close(self) -> None:
-        await self.worker.close()
 
 
 def plan_job(

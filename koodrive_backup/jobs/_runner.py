@@ -303,7 +303,7 @@ class Runner:
                     if error is not None and (stop is None or stop.kind != "auth"):
                         stop = error  # a refused credential stops the run: it wins
                 else:
-                    self._lock_event(event)
+                    await self._lock_event(event)
         if stop is not None:
             self._raise(stop)
         return left
@@ -331,14 +331,16 @@ class Runner:
         self._report()
         return len(done.unprocessed)
 
-    def _lock_event(self, event: Event | Found | ErrorInfo) -> None:
-        if isinstance(event, LockHeld | LockReleased):
-            write = (
-                self.journal.lock_held
-                if isinstance(event, LockHeld)
-                else self.journal.lock_released
-            )
-            self.writer.submit(write, event.user_id, event.module_code, event.lock_id)
+    async def _lock_event(self, event: Event | Found | ErrorInfo) -> None:
+        """A lock ID is committed before the stream goes on (the worker waits for that to
+        delete records under it: ``_worker``); a release is written without waiting (if it
+        is lost, the next run releases the lock again and is told it is gone)."""
+        if isinstance(event, LockHeld):
+            where = (event.user_id, event.module_code, event.lock_id)
+            await self.writer.call(self.journal.lock_held, *where)
+        elif isinstance(event, LockReleased):
+            where = (event.user_id, event.module_code, event.lock_id)
+            self.writer.submit(self.journal.lock_released, *where)
         elif isinstance(event, ErrorInfo) and event.kind == "auth":
             self._raise(event)
 
@@ -346,7 +348,7 @@ class Runner:
         """Apply the lock events of a stream (stale lock release)."""
         async with contextlib.aclosing(events):
             async for event in events:
-                self._lock_event(event)
+                await self._lock_event(event)
 
 
 def _aligned(chunks: list[PendingChunk]) -> Iterator[list[PendingChunk]]:
