@@ -10,13 +10,22 @@ import pytest
 from test_jobs_support import (
     APP_ID,
     APP_SECRET,
+    assert_store_agrees,
     job_options,
     read_accounting,
     renaming_factory,
 )
 
-from koodrive_backup.jobs import RunOptions, job_failures, job_status, plan_job, run_job
-from koodrive_backup.testing import FakeKooDrive, seed_fleet
+from koodrive_backup import RetryPolicy
+from koodrive_backup.jobs import (
+    ClientOptions,
+    RunOptions,
+    job_failures,
+    job_status,
+    plan_job,
+    run_job,
+)
+from koodrive_backup.testing import FakeKooDrive, Fault, seed_fleet
 
 
 @pytest.fixture
@@ -69,3 +78,26 @@ async def test_retry_failed_leaves_ids_the_api_cannot_address_failed(
     assert again == first  # still failed: a retry could never send it
     assert fake.request_count == sent  # and nothing was sent for it
     assert [(f.id, f.code) for f in job_failures(journal)] == [("a,b", "invalid_id")]
+
+
+async def test_a_record_deleted_before_its_outcome_was_journaled_counts_as_gone(
+    fake: FakeKooDrive, tmp_path: Path
+) -> None:
+    fleet = seed_fleet(fake, users=1, devices_per_user=1, records_per_device=4)
+    ((_, record_ids),) = fleet.record_ids.items()
+    lost = record_ids[1]  # the server deletes it, its answer never arrives (as after a kill)
+    fake.inject(Fault.lose_response(), route="deleteBackupRecord", when=lambda r: lost in r.path)
+    journal = tmp_path / "job.db"
+    plan_job(fleet.manifest_text().splitlines(), journal)
+    no_retry = ClientOptions(
+        fake.url, app_id=APP_ID, app_secret=APP_SECRET, retry=RetryPolicy(max_attempts=1)
+    )
+    first = await run_job(journal, no_retry, options=RunOptions(passes=1))
+    assert (first.deleted, first.gone, first.pending) == (3, 0, 1)
+    assert not fake.has_record(lost)  # absent, still pending in the journal
+
+    status = await run_job(journal, job_options(fake))  # sends it again: "not found"
+
+    assert status.complete and (status.deleted, status.gone) == (3, 1)
+    assert read_accounting(journal).outcomes[("record", lost)] == "gone"
+    assert_store_agrees(fake, fleet, journal, status)
