@@ -101,3 +101,22 @@ async def test_a_record_deleted_before_its_outcome_was_journaled_counts_as_gone(
     assert status.complete and (status.deleted, status.gone) == (3, 1)
     assert read_accounting(journal).outcomes[("record", lost)] == "gone"
     assert_store_agrees(fake, fleet, journal, status)
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"), [(408, "pending"), (429, "pending"), (502, "pending"), (400, "failed")]
+)
+async def test_an_answer_that_may_change_leaves_the_ids_pending(
+    fake: FakeKooDrive, tmp_path: Path, status: int, outcome: str
+) -> None:
+    fleet = seed_fleet(fake, users=1, devices_per_user=1, scopes_per_device=3)
+    fake.inject(Fault.status(status), route="batchDeleteBackupScope", times=None)
+    journal = tmp_path / "job.db"
+    plan_job(fleet.manifest_text().splitlines(), journal)
+    once = ClientOptions(
+        fake.url, app_id=APP_ID, app_secret=APP_SECRET, retry=RetryPolicy(max_attempts=1)
+    )
+
+    await run_job(journal, once, options=RunOptions(passes=1))
+
+    assert set(read_accounting(journal).outcomes.values()) == {outcome}

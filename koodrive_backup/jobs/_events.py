@@ -16,6 +16,8 @@ from .. import (
     KooDriveError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitError,
+    ServerError,
 )
 
 __all__ = [
@@ -40,7 +42,10 @@ PENDING, DELETED, GONE, FAILED = 0, 1, 2, 3  # an ID's outcome in the journal
 #: What an error means for the job: stop the run (the credential is refused), fail the whole
 #: target (its device is unknown or forbidden), fail the IDs it was about, or try again later.
 ErrorKind = Literal["auth", "target", "ids", "transient"]
-_TRANSIENT_STATUSES = frozenset({408, 429})  # and every 5xx (API.md "Retry policy")
+#: Answers that may change on a retry (API.md "Retry policy"): 429, 5xx, and 408, which the
+#: SDK raises as a plain ``APIError`` (API.md "Errors": 408 has no class of its own).
+_TRANSIENT = (RateLimitError, ServerError)
+_REQUEST_TIMEOUT = 408
 
 
 @attrs.frozen
@@ -60,7 +65,7 @@ def classify(exc: KooDriveError) -> ErrorInfo:
         code = str(exc.code) if exc.code is not None else str(exc.status)
         if isinstance(exc, AuthenticationError):
             return ErrorInfo("auth", code, msg)
-        if exc.status in _TRANSIENT_STATUSES or exc.status >= 500:
+        if isinstance(exc, _TRANSIENT) or exc.status == _REQUEST_TIMEOUT:
             return ErrorInfo("transient", code, msg)
         if isinstance(exc, PermissionDeniedError | NotFoundError):
             return ErrorInfo("target", code, msg)
