@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ..jobs import ClientOptions, JobStatus, job_outcomes, plan_job, run_job
-from ..testing import FakeKooDrive, Fault, Fleet, seed_fleet
+from ..testing import FakeKooDrive, Fleet, seed_fleet
 from ._cleanup_output import JobProgress, status_table
-from ._demo import DEMO_RETRY
+from ._demo import DEMO_RETRY, demo_faults
 from ._errors import EXIT_API, EXIT_OK
 from ._output import format_table
 from ._report import wait_seconds
@@ -64,7 +64,7 @@ async def run_fleet_demo(args: argparse.Namespace) -> int:
                 scopes_per_device=args.scopes_per_device,
                 records_per_device=args.records_per_device,
             )
-            faults = (Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response())
+            faults = demo_faults()
             fake.set_random_faults(args.fault_rate, faults, seed=args.seed, route=FAULT_ROUTES)
             journal = Path(tmp) / "job.db"
             plan_job(fleet.manifest_text().splitlines(), journal)

@@ -6,7 +6,8 @@ cheaply, and no exception object (which could carry anything) travels with them.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import AsyncGenerator
+from typing import Literal, TypeAlias
 
 import attrs
 
@@ -21,6 +22,7 @@ from .. import (
 )
 
 __all__ = [
+    "CHUNK",
     "DELETED",
     "FAILED",
     "GONE",
@@ -29,12 +31,17 @@ __all__ = [
     "SCOPE",
     "ErrorInfo",
     "Event",
+    "Found",
     "LockHeld",
     "LockReleased",
     "Settled",
+    "Stream",
     "classify",
 ]
 
+#: IDs per scope request (the server's limit, seed page 001) and per journal chunk row: the
+#: driver maps a request's chunk index back to its journal row, so both must be this one.
+CHUNK = 100
 SCOPE, RECORD = 0, 1  # the kind of an ID in the journal
 KIND_NAMES = ("scope", "record")
 PENDING, DELETED, GONE, FAILED = 0, 1, 2, 3  # an ID's outcome in the journal
@@ -110,4 +117,14 @@ class LockReleased:
     lock_id: str
 
 
+@attrs.frozen
+class Found:
+    """IDs discovered by a listing (one page of records, or all scopes of a module)."""
+
+    ids: tuple[str, ...]
+
+
 Event = Settled | LockHeld | LockReleased
+#: What a worker's operation streams (``_worker``) and the runner reads: events, discovered
+#: IDs, or the error that stopped the operation.
+Stream: TypeAlias = AsyncGenerator[Event | Found | ErrorInfo, None]

@@ -29,10 +29,9 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from ._events import DELETED, FAILED, GONE, KIND_NAMES, PENDING, Settled
+from ._events import CHUNK, DELETED, FAILED, GONE, KIND_NAMES, PENDING, Settled
 
 __all__ = [
-    "CHUNK",
     "ID_SCHEMA",
     "INSERT_CHUNK",
     "INVALID_ID",
@@ -41,7 +40,6 @@ __all__ = [
     "chunk_rows",
 ]
 
-CHUNK = 100  # IDs per row: the scope request's limit (seed page 001)
 OPEN, ALL_DELETED, MIXED, MIXED_SETTLED = 0, 1, 2, 3  # a chunk's state
 #: The failure of a listed ID the API cannot address (API.md "Path IDs"): final, as no retry
 #: could ever send it.

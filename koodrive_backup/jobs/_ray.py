@@ -44,8 +44,8 @@ from typing import Any, TypeVar
 import attrs
 
 from ._clients import ClientOptions
-from ._events import ErrorInfo, Event
-from ._worker import Found, LocalWorker, LocalWorkers, WorkerSettings, confirming
+from ._events import Stream
+from ._worker import LocalWorker, LocalWorkers, WorkerSettings, confirming
 
 __all__ = ["GROUP_DELAY", "RayWorkers", "WorkerActor", "grouped", "ray_available"]
 
@@ -101,9 +101,7 @@ class RayWorkers:
         self.actors: list[Any] = [remote.remote(options, settings) for _ in range(count)]
         self._limited = options.rate is not None
 
-    def stream(
-        self, operation: str, user_id: str, *args: str | list[str]
-    ) -> AsyncGenerator[Event | Found | ErrorInfo, None]:
+    def stream(self, operation: str, user_id: str, *args: str | list[str]) -> Stream:
         actor = self.actors[zlib.crc32(user_id.encode()) % len(self.actors)]
         events = _relay(actor.groups.remote(operation, user_id, *args))
         return confirming(events, actor.lock_journaled.remote)  # once the driver committed
@@ -131,7 +129,7 @@ class RayWorkers:
                 self._ray.shutdown()
 
 
-async def _relay(refs: Any) -> AsyncGenerator[Event | Found | ErrorInfo, None]:
+async def _relay(refs: Any) -> Stream:
     async for ref in refs:
         for event in await ref:
             yield event

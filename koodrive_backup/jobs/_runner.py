@@ -20,35 +20,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import re
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import attrs
 
 from .. import AuthenticationError
 from ._events import (
+    CHUNK,
     RECORD,
     SCOPE,
     ErrorInfo,
     Event,
+    Found,
     LockHeld,
     LockReleased,
     Settled,
+    Stream,
 )
-from ._idstore import CHUNK, PendingChunk
+from ._idstore import PendingChunk
 from ._journal import DONE, TARGET_FAILED, Journal, TargetRow
+from ._manifest import is_path_id
 from ._status import JobStatus
-from ._worker import Found
 from ._writer import JournalWriter
 
 __all__ = ["JobAuthError", "RunOptions", "Runner", "Workers"]
 
-#: Discovered IDs the SDK would refuse (API.md "Path IDs") are journaled as failed at once.
-_PATH_ID = re.compile(r"[A-Za-z0-9._@=+:-]{1,128}")
 
 ProgressCallback = Callable[[JobStatus], object]
-Stream = AsyncGenerator[Event | Found | ErrorInfo, None]
 #: Queues a settled outcome's journal write (it knows which journal chunk the outcome is of).
 Write = Callable[[Settled], None]
 
@@ -226,8 +225,9 @@ class Runner:
             self._report()
 
     async def _keep_valid(self, target: TargetRow, kind: int, ids: list[str]) -> list[str]:
-        """IDs the API can address; the others are journaled as failed at once."""
-        good = [i for i in ids if _PATH_ID.fullmatch(i) and i not in (".", "..")]
+        """IDs the API can address (API.md "Path IDs"); the others, which the SDK would
+        refuse, are journaled as failed at once."""
+        good = [i for i in ids if is_path_id(i)]
         if len(good) != len(ids):
             valid = set(good)
             bad = [i for i in ids if i not in valid]

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 import attrs
@@ -48,21 +48,18 @@ from .. import (
     ScopeFailure,
 )
 from ._clients import ClientFactory, ClientOptions, make_client
-from ._events import ErrorInfo, Event, LockHeld, LockReleased, Settled, classify
+from ._events import (
+    CHUNK,
+    ErrorInfo,
+    Found,
+    LockHeld,
+    LockReleased,
+    Settled,
+    Stream,
+    classify,
+)
 
-__all__ = ["CHUNK", "Found", "LocalWorker", "LocalWorkers", "WorkerSettings", "confirming"]
-
-#: IDs per scope request (the server's limit, seed page 001); the driver maps chunk indexes
-#: back to journal rows with it.
-CHUNK = 100
-Stream = AsyncGenerator["Event | Found | ErrorInfo", None]
-
-
-@attrs.frozen
-class Found:
-    """IDs discovered by a listing (one page of records, or all scopes of a module)."""
-
-    ids: tuple[str, ...]
+__all__ = ["LocalWorker", "LocalWorkers", "WorkerSettings", "confirming"]
 
 
 @attrs.frozen
