@@ -107,6 +107,9 @@ async def test_failures_exit_1_and_are_listed(fake: FakeKooDrive, tmp_path: Path
     assert sorted(f["id"] for f in document["failures"]) == sorted(scope_ids)
     status = await cli("cleanup", "status", "--journal", journal, env=env)
     assert status.status == 1 and f"failed scope {scope_ids[0]}" in status.out
+    shown = await cli("cleanup", "status", "--journal", journal, "--json", env=env)
+    del document["rate_limit_wait_seconds"]
+    assert json.loads(shown.out) == document  # run --json: status --json and the wait
 
 
 async def test_bad_usage_exits_2(fake: FakeKooDrive, tmp_path: Path) -> None:

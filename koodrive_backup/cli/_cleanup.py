@@ -41,7 +41,13 @@ from ..jobs import (
     run_job,
 )
 from ._bulk import interruptible
-from ._cleanup_output import JobProgress, print_open_errors, print_status, status_table
+from ._cleanup_output import (
+    JobProgress,
+    print_json,
+    print_open_errors,
+    print_status,
+    status_table,
+)
 from ._config import settings_from
 from ._context import Context
 from ._errors import EXIT_AUTH, EXIT_OK, EXIT_PARTIAL, UsageError
@@ -134,9 +140,8 @@ def _report(
     args: argparse.Namespace, counts: JobStatus | None, interrupted: int | None, wait: float | None
 ) -> int:
     counts = counts or job_status(args.journal)
-    if args.json:
-        document = counts.as_json(job_failures(args.journal))
-        print(json.dumps({**document, "rate_limit_wait_seconds": wait_seconds(wait)}))
+    if args.json:  # the failures streamed, as by `status --json`
+        print_json(counts, job_failures(args.journal), rate_limit_wait_seconds=wait_seconds(wait))
     else:
         print(status_table(counts, f"Cleanup {args.journal}", wait))
     if interrupted is not None:
