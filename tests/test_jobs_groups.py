@@ -18,13 +18,14 @@ from koodrive_backup.jobs._ray import GROUP_DELAY, WorkerActor, grouped
 from koodrive_backup.testing import FakeKooDrive
 
 DELAY = 0.1
+BURST_DELAY = 0.5  # ample for 3 events yielded back to back, even on a loaded machine
 
 
-async def burst_pause_burst(closed: list[bool]) -> AsyncGenerator[int, None]:
+async def burst_pause_burst(closed: list[bool], resume: asyncio.Event) -> AsyncGenerator[int, None]:
     try:
         for n in range(3):
-            yield n  # one after another: within DELAY of each other
-        await asyncio.sleep(2.5 * DELAY)  # longer than DELAY: the group must have ended
+            yield n  # one after another, no wait between them
+        await resume.wait()  # paused until the first group is out: longer than its delay
         for n in range(3, 5):
             yield n
     finally:
@@ -33,7 +34,11 @@ async def burst_pause_burst(closed: list[bool]) -> AsyncGenerator[int, None]:
 
 async def test_events_arrive_in_order_and_a_pause_ends_a_group() -> None:
     closed: list[bool] = []
-    groups = [group async for group in grouped(burst_pause_burst(closed), DELAY)]
+    resume = asyncio.Event()
+    groups = []
+    async for group in grouped(burst_pause_burst(closed, resume), BURST_DELAY):
+        groups.append(group)
+        resume.set()
 
     assert [event for group in groups for event in group] == [0, 1, 2, 3, 4]
     assert groups == [[0, 1, 2], [3, 4]]

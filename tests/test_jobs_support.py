@@ -230,10 +230,17 @@ async def kill_at(journal: Path, env: dict[str, str], settled: int, run_args: li
         await proc.communicate()
 
 
-async def wait_until(condition: Callable[[], bool], every: float = 0.005) -> None:
-    """Poll ``condition`` (a journal read by another process: no event to wait for)."""
-    while not condition():  # noqa: ASYNC110
-        await asyncio.sleep(every)
+async def wait_until(
+    condition: Callable[[], bool], every: float = 0.005, deadline: float = RUN_TIMEOUT
+) -> None:
+    """Poll ``condition`` (a journal read by another process: no event to wait for); fail
+    loudly after ``deadline`` seconds (a run that died early would otherwise hang)."""
+    try:
+        async with asyncio.timeout(deadline):
+            while not condition():  # noqa: ASYNC110
+                await asyncio.sleep(every)
+    except TimeoutError:
+        raise AssertionError(f"still not so after {deadline} s: {condition}") from None
 
 
 def journal_settled(journal: Path) -> int:
