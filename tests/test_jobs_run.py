@@ -266,6 +266,19 @@ async def test_each_record_is_journaled_as_it_settles(fake: FakeKooDrive, tmp_pa
     assert_store_agrees(fake, fleet, journal, status)
 
 
+def test_planned_is_the_sum_of_the_four_outcomes() -> None:
+    counts = JobStatus(deleted=1, gone=2, failed=3, pending=4)
+    assert counts.planned == 10 and counts.as_json()["ids"] == {
+        "planned": 10,
+        "deleted": 1,
+        "gone": 2,
+        "failed": 3,
+        "pending": 4,
+    }
+    counts.pending -= 4  # the runner's counts move: planned follows
+    assert counts.planned == 6
+
+
 def test_client_options_check_the_rate_before_any_request() -> None:
     assert ClientOptions("https://h.example", token="t", rate=2).rate_limit() is not None
     assert ClientOptions("https://h.example", token="t").rate_limit() is None

@@ -26,6 +26,8 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import attrs
+
 from ..jobs import (
     ClientOptions,
     JobAuthError,
@@ -86,17 +88,13 @@ def _journal_errors() -> Iterator[None]:
 def _plan(args: argparse.Namespace) -> int:
     summary = plan_job(args.manifest, args.journal)
     if args.json:
-        print(json.dumps({"journal": args.journal, **_summary_json(summary)}))
+        print(json.dumps({"journal": args.journal, **attrs.asdict(summary)}))
     else:
         print(
             f"Planned {summary.targets} target(s) in {args.journal}: {summary.ids} ID(s) listed, "
             f"{summary.to_discover} target(s) to discover at run time."
         )
     return EXIT_OK
-
-
-def _summary_json(summary: Any) -> dict[str, int]:
-    return {"targets": summary.targets, "ids": summary.ids, "to_discover": summary.to_discover}
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -198,7 +198,6 @@ class Runner:
         starts once a discovery is complete). IDs the listing repeats are journaled once.
         """
         dropped, failed = await self.writer.call(self.journal.forget, target.n, kind)
-        self.counts.planned -= dropped
         self.counts.failed -= failed
         self.counts.pending -= dropped - failed
         seen: set[str] = set()
@@ -220,7 +219,6 @@ class Runner:
     async def _journal_found(self, target: TargetRow, kind: int, ids: list[str]) -> None:
         if ids:
             added = await self.writer.call(self.journal.found, target.n, kind, ids)
-            self.counts.planned += added
             self.counts.pending += added
             self._report()
 
@@ -232,7 +230,6 @@ class Runner:
             valid = set(good)
             bad = [i for i in ids if i not in valid]
             moved = await self.writer.call(self.journal.found_invalid, target.n, kind, bad)
-            self.counts.planned += moved
             self.counts.failed += moved
         return good
 
