@@ -266,6 +266,27 @@ async def test_each_record_is_journaled_as_it_settles(fake: FakeKooDrive, tmp_pa
     assert_store_agrees(fake, fleet, journal, status)
 
 
+async def test_a_run_that_cannot_start_leaves_the_journal_closed(
+    fake: FakeKooDrive, tmp_path: Path
+) -> None:
+    fleet = seed_fleet(fake, users=1, devices_per_user=1, scopes_per_device=3)
+    journal = tmp_path / "job.db"
+    plan_job(fleet.manifest_text().splitlines(), journal)
+    wal = tmp_path / "job.db-wal"  # exists while a connection has the journal open
+
+    with pytest.raises(ValueError, match="engine"):
+        await run_job(journal, job_options(fake), engine="elsewhere")  # type: ignore[arg-type]
+    assert not wal.exists()
+    with pytest.raises(ValueError, match="client_factory"):
+        await run_job(journal, job_options(fake), engine="ray", client_factory=make_client_copy)
+    assert not wal.exists() and fake.request_count == 0
+    assert (await run_job(journal, job_options(fake))).complete
+
+
+def make_client_copy(options: ClientOptions, user_id: str, limit: RateLimit | None) -> BackupClient:
+    return make_client(options, user_id, limit)
+
+
 def test_planned_is_the_sum_of_the_four_outcomes() -> None:
     counts = JobStatus(deleted=1, gone=2, failed=3, pending=4)
     assert counts.planned == 10 and counts.as_json()["ids"] == {
