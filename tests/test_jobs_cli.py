@@ -48,6 +48,8 @@ async def test_plan_run_status(fake: FakeKooDrive, tmp_path: Path) -> None:
         fake, users=3, devices_per_user=2, scopes_per_device=150, records_per_device=4
     )
     inject_random_faults(fake, 0.05, seed=2)
+    for route in ("batchDeleteBackupScope", "deleteBackupRecord"):  # sent again: not found
+        fake.inject(Fault.lose_response(), route=route)
     journal = str(tmp_path / "job.db")
     env = cli_env(fake)
 
@@ -62,12 +64,14 @@ async def test_plan_run_status(fake: FakeKooDrive, tmp_path: Path) -> None:
     shown = await cli("cleanup", "status", "--journal", journal, "--json", env=env)
     assert shown.status == 0
     document = json.loads(shown.out)
+    ids = document["ids"]
+    assert ids["gone"] > 0 and ids["deleted"] > 0  # the lost answers' IDs are gone
     assert document == {
         "targets": {"total": 6, "done": 6, "failed": 0},
         "ids": {
             "planned": fleet.id_count,
-            "deleted": document["ids"]["deleted"],
-            "gone": fleet.id_count - document["ids"]["deleted"],
+            "deleted": fleet.id_count - ids["gone"],
+            "gone": ids["gone"],
             "failed": 0,
             "pending": 0,
         },
@@ -103,6 +107,9 @@ async def test_failures_exit_1_and_are_listed(fake: FakeKooDrive, tmp_path: Path
     assert sorted(f["id"] for f in document["failures"]) == sorted(scope_ids)
     status = await cli("cleanup", "status", "--journal", journal, env=env)
     assert status.status == 1 and f"failed scope {scope_ids[0]}" in status.out
+    shown = await cli("cleanup", "status", "--journal", journal, "--json", env=env)
+    del document["rate_limit_wait_seconds"]
+    assert json.loads(shown.out) == document  # run --json: status --json and the wait
 
 
 async def test_bad_usage_exits_2(fake: FakeKooDrive, tmp_path: Path) -> None:

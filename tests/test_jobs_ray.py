@@ -24,6 +24,7 @@ from test_jobs_support import (
     job_options,
     rate_bound,
     served_span,
+    watch_record_locks,
 )
 
 from koodrive_backup.jobs import plan_job, run_job
@@ -50,11 +51,13 @@ async def test_the_ray_engine_accounts_like_the_local_one(ray_address: str, tmp_
         inject_random_faults(fake, 0.05, seed=31)
         journal = tmp_path / "job.db"
         plan_job(fleet.manifest_text().splitlines(), journal)
+        locks = watch_record_locks(fake, journal)
 
         status = await run_job(journal, job_options(fake), engine="ray", ray_actors=2)
 
         assert status.complete and status.targets_done == 10
         assert_store_agrees(fake, fleet, journal, status)
+        assert len(locks) >= 60 and all(committed for _, committed in locks)  # before use
         assert fake.route_counts["createBackupLock"] == fake.route_counts["releaseBackupLock"]
 
 

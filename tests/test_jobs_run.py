@@ -28,6 +28,7 @@ from koodrive_backup.jobs import (
     RunOptions,
     WorkerSettings,
     job_failures,
+    job_open_errors,
     job_status,
     make_client,
     plan_job,
@@ -73,7 +74,6 @@ async def test_records_before_keeps_newer_records(fake: FakeKooDrive, tmp_path: 
     before = "2999-01-01T00:00:00+00:00"
     manifest = {"user_id": user.user_id, "device_id": device, "module_code": "101"}
     plan_job([json.dumps({**manifest, "records_before": before})], tmp_path / "job.db")
-    fake.clock_offset = 0.0
     status = await run_job(tmp_path / "job.db", job_options(fake))
     assert (status.planned, status.deleted) == (3, 3)
     assert not any(fake.has_record(r) for r in old) and fake.has_record(other_module)
@@ -219,7 +219,8 @@ async def test_transient_failures_leave_ids_pending_for_the_next_run(
     first = await run_job(journal, job_options(fake), options=RunOptions(passes=3))
     assert (first.deleted, first.pending, first.targets_done) == (20, 100, 0)
     assert fake.route_counts["batchDeleteBackupScope"] == 1 + 3 * 8  # 3 passes of 8 attempts
-    assert "HTTP 503" in (await asyncio.to_thread(_last_error, journal))
+    ((*_, last_error),) = job_open_errors(journal)  # what `status` shows for the open target
+    assert "HTTP 503" in last_error
     fake.clear_faults()
     second = await run_job(journal, job_options(fake))
     assert second.complete and read_accounting(journal).repeated == 0
@@ -236,14 +237,6 @@ async def test_two_runs_of_one_journal_are_refused(fake: FakeKooDrive, tmp_path:
     with pytest.raises(JobBusyError, match="another run"):
         await run_job(journal, job_options(fake))
     assert (await first).complete
-
-
-def _last_error(journal: Path) -> str:
-    """The transient error an open target keeps for ``status``."""
-    import sqlite3
-
-    with sqlite3.connect(journal) as db:
-        return str(db.execute("SELECT msg FROM targets").fetchone()[0])
 
 
 def test_client_options_keep_secrets_out_of_their_repr() -> None:
@@ -271,6 +264,40 @@ async def test_each_record_is_journaled_as_it_settles(fake: FakeKooDrive, tmp_pa
     status = await run
     assert status.complete and status.deleted == 24
     assert_store_agrees(fake, fleet, journal, status)
+
+
+async def test_a_run_that_cannot_start_leaves_the_journal_closed(
+    fake: FakeKooDrive, tmp_path: Path
+) -> None:
+    fleet = seed_fleet(fake, users=1, devices_per_user=1, scopes_per_device=3)
+    journal = tmp_path / "job.db"
+    plan_job(fleet.manifest_text().splitlines(), journal)
+    wal = tmp_path / "job.db-wal"  # exists while a connection has the journal open
+
+    with pytest.raises(ValueError, match="engine"):
+        await run_job(journal, job_options(fake), engine="elsewhere")  # type: ignore[arg-type]
+    assert not wal.exists()
+    with pytest.raises(ValueError, match="client_factory"):
+        await run_job(journal, job_options(fake), engine="ray", client_factory=make_client_copy)
+    assert not wal.exists() and fake.request_count == 0
+    assert (await run_job(journal, job_options(fake))).complete
+
+
+def make_client_copy(options: ClientOptions, user_id: str, limit: RateLimit | None) -> BackupClient:
+    return make_client(options, user_id, limit)
+
+
+def test_planned_is_the_sum_of_the_four_outcomes() -> None:
+    counts = JobStatus(deleted=1, gone=2, failed=3, pending=4)
+    assert counts.planned == 10 and counts.as_json()["ids"] == {
+        "planned": 10,
+        "deleted": 1,
+        "gone": 2,
+        "failed": 3,
+        "pending": 4,
+    }
+    counts.pending -= 4  # the runner's counts move: planned follows
+    assert counts.planned == 6
 
 
 def test_client_options_check_the_rate_before_any_request() -> None:

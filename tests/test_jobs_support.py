@@ -8,17 +8,35 @@ the store check every job test ends with, and the CLI run as a real child proces
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import random
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 
-from koodrive_backup import RetryPolicy
-from koodrive_backup.jobs import ClientOptions, JobStatus, job_outcomes, job_status, plan_job
-from koodrive_backup.testing import FakeKooDrive, Fault, Fleet, seed_fleet
+from koodrive_backup import (
+    AiohttpTransport,
+    BackupClient,
+    HmacAuth,
+    HttpRequest,
+    RateLimit,
+    RawResponse,
+    RetryPolicy,
+)
+from koodrive_backup.jobs import (
+    ClientOptions,
+    JobStatus,
+    job_open_errors,
+    job_outcomes,
+    job_status,
+    plan_job,
+)
+from koodrive_backup.testing import FakeKooDrive, FakeRequest, Fault, Fleet, seed_fleet
 
 APP_ID = "jobs-app"
 APP_SECRET = "jobs-app-secret-3f9a1c7e"  # made up; must never be printed
@@ -33,11 +51,66 @@ def job_options(fake: FakeKooDrive, **extra: object) -> ClientOptions:
     return ClientOptions(fake.url, app_id=APP_ID, app_secret=APP_SECRET, retry=FAST, **extra)  # type: ignore[arg-type]
 
 
+class RenamingTransport:
+    """A real transport whose answers have some IDs replaced (``{old: new}``, as JSON
+    strings): the fake then lists IDs it could never store, such as ``"a b"``."""
+
+    def __init__(self, renames: dict[str, str]) -> None:
+        self.inner = AiohttpTransport()
+        self.renames = [
+            (json.dumps(a).encode(), json.dumps(b).encode()) for a, b in renames.items()
+        ]
+
+    async def send(self, request: HttpRequest) -> RawResponse:
+        response = await self.inner.send(request)
+        body = response.body
+        for old, new in self.renames:
+            body = body.replace(old, new)
+        return response._replace(body=body)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def renaming_factory(
+    renames: dict[str, str],
+) -> Callable[[ClientOptions, str, RateLimit | None], BackupClient]:
+    """A ``client_factory`` for ``run_job`` whose clients see ``renames`` in every answer."""
+
+    def factory(options: ClientOptions, user_id: str, limit: RateLimit | None) -> BackupClient:
+        assert options.app_id is not None and options.app_secret is not None
+        return BackupClient(
+            options.base_url,
+            user_id=user_id,
+            auth=HmacAuth(options.app_id, options.app_secret),
+            retry=options.retry,
+            transport=RenamingTransport(renames),
+        )
+
+    return factory
+
+
 def inject_random_faults(fake: FakeKooDrive, rate: float, seed: int) -> None:
     """Each list/delete request fails with probability ``rate``: 503, a dropped connection,
     or an answer lost after the work was done (the retry then meets "not found")."""
     faults = (Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response())
     fake.set_random_faults(rate, faults, seed=seed, route=FAULT_ROUTES)
+
+
+def watch_record_locks(fake: FakeKooDrive, journal: Path) -> list[tuple[str, bool]]:
+    """For each record delete the fake gets: its lock ID, and whether the journal (read by a
+    connection of its own, as a run after a crash would) had that lock ID committed."""
+    seen: list[tuple[str, bool]] = []
+
+    def look(request: FakeRequest) -> bool:
+        with contextlib.closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True)) as db:
+            committed = {row[0] for row in db.execute("SELECT lock_id FROM locks")}
+        lock_id = request.headers["x-backup-lock-id"]
+        seen.append((lock_id, lock_id in committed))
+        return False  # a probe, not a fault
+
+    fake.inject(Fault.latency(0.0), route="deleteBackupRecord", when=look, times=None)
+    return seen
 
 
 @attrs.frozen
@@ -157,10 +230,17 @@ async def kill_at(journal: Path, env: dict[str, str], settled: int, run_args: li
         await proc.communicate()
 
 
-async def wait_until(condition: Callable[[], bool], every: float = 0.005) -> None:
-    """Poll ``condition`` (a journal read by another process: no event to wait for)."""
-    while not condition():  # noqa: ASYNC110
-        await asyncio.sleep(every)
+async def wait_until(
+    condition: Callable[[], bool], every: float = 0.005, deadline: float = RUN_TIMEOUT
+) -> None:
+    """Poll ``condition`` (a journal read by another process: no event to wait for); fail
+    loudly after ``deadline`` seconds (a run that died early would otherwise hang)."""
+    try:
+        async with asyncio.timeout(deadline):
+            while not condition():  # noqa: ASYNC110
+                await asyncio.sleep(every)
+    except TimeoutError:
+        raise AssertionError(f"still not so after {deadline} s: {condition}") from None
 
 
 def journal_settled(journal: Path) -> int:
@@ -180,13 +260,20 @@ async def crash_and_resume(
         killed += await kill_at(journal, env, int(point * fleet.id_count), run_args)
         assert 0 < journal_settled(journal) < fleet.id_count or not killed
     assert killed >= 1
-    for _ in range(6):  # a lock stranded by a kill blocks its records until it expires
-        run = await cli("cleanup", "run", "--journal", str(journal), *run_args, env=env)
-        assert run.status in (0, 1), run.err
-        if job_status(journal).finished:
-            break
+    await resume(journal, run_args, env)
+    if not job_status(journal).finished:
+        # Only a kill between a lock's creation and the commit of its ID (no record deleted
+        # under it yet) leaves a lock no journal knows: its records wait until it expires.
+        errors = job_open_errors(journal)
+        assert errors and all("code 15000414" in msg for *_, msg in errors), errors
         await asyncio.sleep(LOCK_TTL)
+        await resume(journal, run_args, env)
     return job_status(journal)
+
+
+async def resume(journal: Path, run_args: list[str], env: dict[str, str]) -> None:
+    run = await cli("cleanup", "run", "--journal", str(journal), *run_args, env=env)
+    assert run.status in (0, 1), run.err
 
 
 async def crash_test(run_args: list[str], kills: int, seed: int, tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import attrs
+
 from ..jobs import (
     ClientOptions,
     JobAuthError,
@@ -41,7 +43,13 @@ from ..jobs import (
     run_job,
 )
 from ._bulk import interruptible
-from ._cleanup_output import JobProgress, print_open_errors, print_status, status_table
+from ._cleanup_output import (
+    JobProgress,
+    print_json,
+    print_open_errors,
+    print_status,
+    status_table,
+)
 from ._config import settings_from
 from ._context import Context
 from ._errors import EXIT_AUTH, EXIT_OK, EXIT_PARTIAL, UsageError
@@ -80,17 +88,13 @@ def _journal_errors() -> Iterator[None]:
 def _plan(args: argparse.Namespace) -> int:
     summary = plan_job(args.manifest, args.journal)
     if args.json:
-        print(json.dumps({"journal": args.journal, **_summary_json(summary)}))
+        print(json.dumps({"journal": args.journal, **attrs.asdict(summary)}))
     else:
         print(
             f"Planned {summary.targets} target(s) in {args.journal}: {summary.ids} ID(s) listed, "
             f"{summary.to_discover} target(s) to discover at run time."
         )
     return EXIT_OK
-
-
-def _summary_json(summary: Any) -> dict[str, int]:
-    return {"targets": summary.targets, "ids": summary.ids, "to_discover": summary.to_discover}
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -134,9 +138,8 @@ def _report(
     args: argparse.Namespace, counts: JobStatus | None, interrupted: int | None, wait: float | None
 ) -> int:
     counts = counts or job_status(args.journal)
-    if args.json:
-        document = counts.as_json(job_failures(args.journal))
-        print(json.dumps({**document, "rate_limit_wait_seconds": wait_seconds(wait)}))
+    if args.json:  # the failures streamed, as by `status --json`
+        print_json(counts, job_failures(args.journal), rate_limit_wait_seconds=wait_seconds(wait))
     else:
         print(status_table(counts, f"Cleanup {args.journal}", wait))
     if interrupted is not None:

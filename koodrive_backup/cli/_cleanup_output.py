@@ -13,7 +13,7 @@ from ..jobs import Failure, JobStatus
 from ._output import PROGRESS_PREFIX, format_table
 from ._report import wait_row
 
-__all__ = ["JobProgress", "print_open_errors", "print_status", "status_table"]
+__all__ = ["JobProgress", "print_json", "print_open_errors", "print_status", "status_table"]
 
 _PLAIN_INTERVAL = 1.0
 _FAILURES_SHOWN = 20
@@ -122,11 +122,7 @@ def status_table(counts: JobStatus, title: str, wait: float | None = None) -> st
 def print_status(counts: JobStatus, failures: Iterator[Failure], *, as_json: bool) -> None:
     """``status``: the API.md JSON object (failures streamed), or a table and a few failures."""
     if as_json:
-        head = json.dumps(counts.as_json())
-        sys.stdout.write(head[: -len("[]}")] + "[")
-        for number, failure in enumerate(failures):
-            sys.stdout.write(("" if number == 0 else ", ") + json.dumps(failure.as_json()))
-        sys.stdout.write("]}\n")
+        print_json(counts, failures)
         return
     print(status_table(counts, "Cleanup job"))
     for shown, failure in enumerate(failures):
@@ -137,6 +133,18 @@ def print_status(counts: JobStatus, failures: Iterator[Failure], *, as_json: boo
             f"  failed {failure.kind} {failure.id} (user {failure.user_id}, device"
             f" {failure.device_id}): {failure.code} {failure.msg or ''}".rstrip()
         )
+
+
+def print_json(counts: JobStatus, failures: Iterator[Failure], **extra: object) -> None:
+    """The API.md ``status --json`` object, with ``extra`` keys before ``"failures"``,
+    written as the failures are read (a million failures never sit in memory at once)."""
+    document = counts.as_json()
+    del document["failures"]
+    head = json.dumps({**document, **extra, "failures": []})
+    sys.stdout.write(head[: -len("[]}")] + "[")
+    for number, failure in enumerate(failures):
+        sys.stdout.write(("" if number == 0 else ", ") + json.dumps(failure.as_json()))
+    sys.stdout.write("]}\n")
 
 
 def print_open_errors(errors: list[tuple[str, str, str, str]]) -> None:

@@ -45,7 +45,7 @@ from ._report import (
     wait_seconds,
 )
 
-__all__ = ["DEMO_RETRY", "run_demo"]
+__all__ = ["DEMO_RETRY", "demo_faults", "run_demo"]
 
 SCOPE_ROUTE = "batchDeleteBackupScope"
 #: Short delays so 20,000 scopes with 5% faults take seconds; 8 attempts so that a chunk
@@ -54,7 +54,8 @@ DEMO_RETRY = RetryPolicy(max_attempts=8, initial_delay=0.01, max_delay=0.2)
 DEMO_RECORDS = 3
 
 
-def _faults() -> list[Fault]:
+def demo_faults() -> list[Fault]:
+    """The demos' random faults: a 503, a dropped connection, an answer lost after the work."""
     return [Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response()]
 
 
@@ -62,7 +63,7 @@ async def run_demo(args: argparse.Namespace, retries: RetryCounter) -> int:
     """Run the demo; exit 0 when the cleanup completed and every check passed."""
     async with FakeKooDrive(seed=args.seed) as fake:
         device_id, scope_ids, record_ids = _seed(fake, args.scopes)
-        fake.set_random_faults(args.fault_rate, _faults(), seed=args.seed, route=SCOPE_ROUTE)
+        fake.set_random_faults(args.fault_rate, demo_faults(), seed=args.seed, route=SCOPE_ROUTE)
         if not args.json:
             _print_intro(fake.url, args)
         async with BackupClient(

@@ -8,7 +8,8 @@
 3. ``plan`` the journal, ``run`` it, and cancel the run part-way (as Ctrl-C would);
 4. ``run`` again: the job resumes from the journal and finishes;
 5. print the accounting and check the fake's store: every ID reported deleted or gone is
-   absent, every ID still present is reported failed, every seeded ID was planned once.
+   absent, every ID reported failed is still there, none is pending, every seeded ID was
+   planned once.
 
 Exit 0 when the job completed and every check passed.
 """
@@ -24,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from ..jobs import ClientOptions, JobStatus, job_outcomes, plan_job, run_job
-from ..testing import FakeKooDrive, Fault, Fleet, seed_fleet
+from ..testing import FakeKooDrive, Fleet, seed_fleet
 from ._cleanup_output import JobProgress, status_table
-from ._demo import DEMO_RETRY
+from ._demo import DEMO_RETRY, demo_faults
 from ._errors import EXIT_API, EXIT_OK
 from ._output import format_table
 from ._report import wait_seconds
@@ -64,7 +65,7 @@ async def run_fleet_demo(args: argparse.Namespace) -> int:
                 scopes_per_device=args.scopes_per_device,
                 records_per_device=args.records_per_device,
             )
-            faults = (Fault.status(503, retry_after="0"), Fault.disconnect(), Fault.lose_response())
+            faults = demo_faults()
             fake.set_random_faults(args.fault_rate, faults, seed=args.seed, route=FAULT_ROUTES)
             journal = Path(tmp) / "job.db"
             plan_job(fleet.manifest_text().splitlines(), journal)
@@ -105,13 +106,14 @@ async def _interrupted_run(journal: Path, options: ClientOptions, total: int) ->
 
 def _checks(fake: FakeKooDrive, fleet: Fleet, journal: Path, final: JobStatus) -> dict[str, bool]:
     """The store against the journal, ID by ID."""
-    reported_absent_present = failed_absent = 0
+    reported_absent_present = failed_absent = pending = 0
     planned: set[tuple[str, str]] = set()
     repeated = 0
     for kind, _, device_id, item, outcome in job_outcomes(journal):
         present = fake.has_scope(device_id, item) if kind == "scope" else fake.has_record(item)
         reported_absent_present += outcome in ("deleted", "gone") and present
-        failed_absent += outcome == "pending"
+        failed_absent += outcome == "failed" and not present
+        pending += outcome == "pending"
         repeated += (kind, item) in planned
         planned.add((kind, item))
     seeded = {("scope", i) for ids in fleet.scope_ids.values() for i in ids}
@@ -119,7 +121,8 @@ def _checks(fake: FakeKooDrive, fleet: Fleet, journal: Path, final: JobStatus) -
     return {
         "every seeded ID was planned once": planned == seeded and not repeated,
         "every ID reported deleted or gone is absent": reported_absent_present == 0,
-        "nothing is left pending": failed_absent == 0 and final.pending == 0,
+        "every ID reported failed is still there": failed_absent == 0,
+        "nothing is left pending": pending == 0 and final.pending == 0,
         "planned = deleted + gone + failed": final.planned
         == final.deleted + final.gone + final.failed,
     }

@@ -6,7 +6,8 @@ cheaply, and no exception object (which could carry anything) travels with them.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import AsyncGenerator
+from typing import Literal, TypeAlias
 
 import attrs
 
@@ -16,9 +17,12 @@ from .. import (
     KooDriveError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitError,
+    ServerError,
 )
 
 __all__ = [
+    "CHUNK",
     "DELETED",
     "FAILED",
     "GONE",
@@ -27,12 +31,17 @@ __all__ = [
     "SCOPE",
     "ErrorInfo",
     "Event",
+    "Found",
     "LockHeld",
     "LockReleased",
     "Settled",
+    "Stream",
     "classify",
 ]
 
+#: IDs per scope request (the server's limit, seed page 001) and per journal chunk row: the
+#: driver maps a request's chunk index back to its journal row, so both must be this one.
+CHUNK = 100
 SCOPE, RECORD = 0, 1  # the kind of an ID in the journal
 KIND_NAMES = ("scope", "record")
 PENDING, DELETED, GONE, FAILED = 0, 1, 2, 3  # an ID's outcome in the journal
@@ -40,7 +49,10 @@ PENDING, DELETED, GONE, FAILED = 0, 1, 2, 3  # an ID's outcome in the journal
 #: What an error means for the job: stop the run (the credential is refused), fail the whole
 #: target (its device is unknown or forbidden), fail the IDs it was about, or try again later.
 ErrorKind = Literal["auth", "target", "ids", "transient"]
-_TRANSIENT_STATUSES = frozenset({408, 429})  # and every 5xx (API.md "Retry policy")
+#: Answers that may change on a retry (API.md "Retry policy"): 429, 5xx, and 408, which the
+#: SDK raises as a plain ``APIError`` (API.md "Errors": 408 has no class of its own).
+_TRANSIENT = (RateLimitError, ServerError)
+_REQUEST_TIMEOUT = 408
 
 
 @attrs.frozen
@@ -60,7 +72,7 @@ def classify(exc: KooDriveError) -> ErrorInfo:
         code = str(exc.code) if exc.code is not None else str(exc.status)
         if isinstance(exc, AuthenticationError):
             return ErrorInfo("auth", code, msg)
-        if exc.status in _TRANSIENT_STATUSES or exc.status >= 500:
+        if isinstance(exc, _TRANSIENT) or exc.status == _REQUEST_TIMEOUT:
             return ErrorInfo("transient", code, msg)
         if isinstance(exc, PermissionDeniedError | NotFoundError):
             return ErrorInfo("target", code, msg)
@@ -105,4 +117,14 @@ class LockReleased:
     lock_id: str
 
 
+@attrs.frozen
+class Found:
+    """IDs discovered by a listing (one page of records, or all scopes of a module)."""
+
+    ids: tuple[str, ...]
+
+
 Event = Settled | LockHeld | LockReleased
+#: What a worker's operation streams (``_worker``) and the runner reads: events, discovered
+#: IDs, or the error that stopped the operation.
+Stream: TypeAlias = AsyncGenerator[Event | Found | ErrorInfo, None]

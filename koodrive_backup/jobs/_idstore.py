@@ -8,7 +8,8 @@ core serves the API). A chunk row is read and written once per request: the jour
 costs a few percent.
 
 - ``chunks``: ``n`` (order of discovery), ``target``, ``kind`` (scope/record), ``ids`` (the
-  chunk's IDs joined by spaces: path IDs never hold one), ``size`` and ``state``: ``0`` every
+  chunk's IDs joined by spaces: path IDs never hold one; a listed ID that is no path ID, and
+  may hold anything, has a row of its own, never split), ``size`` and ``state``: ``0`` every
   ID pending, ``1`` every ID deleted, ``2`` mixed (see ``outcomes``; some still pending),
   ``3`` mixed and settled (nothing pending).
 - ``outcomes``: ``(chunk, id, outcome, code, msg)`` for the IDs of mixed chunks that are
@@ -28,12 +29,22 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from ._events import DELETED, FAILED, GONE, KIND_NAMES, PENDING, Settled
+from ._events import CHUNK, DELETED, FAILED, GONE, KIND_NAMES, PENDING, Settled
 
-__all__ = ["CHUNK", "ID_SCHEMA", "INSERT_CHUNK", "IdStore", "PendingChunk", "chunk_rows"]
+__all__ = [
+    "ID_SCHEMA",
+    "INSERT_CHUNK",
+    "INVALID_ID",
+    "IdStore",
+    "PendingChunk",
+    "chunk_rows",
+]
 
-CHUNK = 100  # IDs per row: the scope request's limit (seed page 001)
 OPEN, ALL_DELETED, MIXED, MIXED_SETTLED = 0, 1, 2, 3  # a chunk's state
+#: The failure of a listed ID the API cannot address (API.md "Path IDs"): final, as no retry
+#: could ever send it.
+INVALID_ID = "invalid_id"
+_INVALID_MSG = "the server listed an ID the API cannot address in a path"
 
 ID_SCHEMA = """
 CREATE TABLE chunks (
@@ -91,13 +102,13 @@ class IdStore:
         A mixed chunk found to have nothing pending left is marked settled on the way.
         """
         rows = self.db.execute(
-            "SELECT n, ids, state FROM chunks WHERE target = ? AND kind = ? AND n > ?"
+            "SELECT n, ids, size, state FROM chunks WHERE target = ? AND kind = ? AND n > ?"
             " AND state IN (0, 2) ORDER BY n LIMIT ?",
             (target, kind, after, limit),
         ).fetchall()
         found = []
-        for n, text, state in rows:
-            ids = text.split(" ")
+        for n, text, size, state in rows:
+            ids = _split(text, size)
             if state == MIXED:
                 ids = self._still_pending(n, ids)
             if ids:
@@ -141,16 +152,16 @@ class IdStore:
     def outcomes(self) -> Iterator[tuple[str, str, str, str, int]]:
         """``(kind, user_id, device_id, id, outcome)`` of every ID, in discovery order."""
         chunks = self.db.execute(
-            "SELECT c.n, c.kind, t.user_id, t.device_id, c.ids, c.state FROM chunks c"
+            "SELECT c.n, c.kind, t.user_id, t.device_id, c.ids, c.size, c.state FROM chunks c"
             " JOIN targets t ON t.n = c.target ORDER BY c.n"
         )
-        for n, kind, user_id, device_id, text, state in chunks:  # streamed
+        for n, kind, user_id, device_id, text, size, state in chunks:  # streamed
             known: dict[str, int] = {}
             if state in (MIXED, MIXED_SETTLED):
                 query = "SELECT id, outcome FROM outcomes WHERE chunk = ?"
                 known = dict(self.db.execute(query, (n,)))
             fallback = DELETED if state == ALL_DELETED else PENDING
-            for item in text.split(" "):
+            for item in _split(text, size):
                 yield KIND_NAMES[kind], user_id, device_id, item, known.get(item, fallback)
 
     # -- writing (inside a transaction) -------------------------------------------------------
@@ -160,13 +171,12 @@ class IdStore:
         self.db.executemany(INSERT_CHUNK, chunk_rows(target, kind, ids))
         return len(ids)
 
-    def found_failed(self, target: int, kind: int, ids: Sequence[str], code: str, msg: str) -> int:
-        """Record discovered IDs that cannot be deleted as failed at once."""
-        for row in chunk_rows(target, kind, ids, MIXED_SETTLED):
-            chunk = self.db.execute(INSERT_CHUNK, row).lastrowid
-            self.db.executemany(
-                _INSERT_OUTCOME, ((chunk, i, FAILED, code, msg) for i in row[2].split(" "))
-            )
+    def found_invalid(self, target: int, kind: int, ids: Sequence[str]) -> int:
+        """Record discovered IDs the API cannot address (no path IDs: they may hold a space)
+        as failed (``INVALID_ID``) at once, a row each."""
+        for item in ids:
+            chunk = self.db.execute(INSERT_CHUNK, (target, kind, item, 1, MIXED_SETTLED)).lastrowid
+            self.db.execute(_INSERT_OUTCOME, (chunk, item, FAILED, INVALID_ID, _INVALID_MSG))
         return len(ids)
 
     def complete(self, target: int, kind: int) -> None:
@@ -220,11 +230,19 @@ class IdStore:
         return failed
 
     def reopen_failed(self) -> int:
-        """Make every failed ID pending again; returns how many."""
+        """Make every failed ID pending again, but those no request can address
+        (``INVALID_ID``); returns how many."""
+        retried = "outcome = 3 AND code IS NOT ?"
         self.db.execute(
-            "UPDATE chunks SET state = 2 WHERE n IN (SELECT chunk FROM outcomes WHERE outcome = 3)"
+            f"UPDATE chunks SET state = 2 WHERE n IN (SELECT chunk FROM outcomes WHERE {retried})",
+            (INVALID_ID,),
         )
-        return self.db.execute("DELETE FROM outcomes WHERE outcome = 3").rowcount
+        return self.db.execute(f"DELETE FROM outcomes WHERE {retried}", (INVALID_ID,)).rowcount
+
+
+def _split(text: str, size: int) -> list[str]:
+    """A chunk's IDs: a row of one ID is that ID whatever it holds (see ``found_failed``)."""
+    return text.split(" ") if size > 1 else [text]
 
 
 def _outcome_rows(chunk: int, done: Settled) -> list[tuple[object, ...]]:

@@ -12,33 +12,17 @@ from typing import Literal
 from ._clients import ClientFactory, ClientOptions, make_client
 from ._journal import Journal, JournalError, PlanSummary
 from ._manifest import read_manifest
-from ._runner import ProgressCallback, Runner, RunOptions, Stream, Workers
+from ._runner import ProgressCallback, Runner, RunOptions, Workers
 from ._status import JobStatus, job_status, read_status
-from ._worker import LocalWorker, WorkerSettings
+from ._worker import LocalWorker, LocalWorkers, WorkerSettings
 
-__all__ = ["JobBusyError", "LocalWorkers", "plan_job", "run_job"]
+__all__ = ["JobBusyError", "plan_job", "run_job"]
 
 Engine = Literal["local", "ray"]
 
 
 class JobBusyError(JournalError):
     """Another run is using this journal (two runs would send the same IDs twice)."""
-
-
-class LocalWorkers:
-    """``Workers`` in this process: one ``LocalWorker`` for every user."""
-
-    def __init__(self, worker: LocalWorker) -> None:
-        self.worker = worker
-
-    def stream(self, operation: str, user_id: str, *args: str | list[str]) -> Stream:
-        return self.worker.stream(operation, user_id, *args)
-
-    async def rate_limit_wait(self) -> float | None:
-        return self.worker.rate_limit_wait
-
-    async def close(self) -> None:
-        await self.worker.close()
 
 
 def plan_job(
@@ -80,8 +64,11 @@ async def run_job(
     last one when the run ends (also when it is cancelled or fails) with ``rate_limit_wait``
     set: the seconds this run's requests waited for ``client_options.rate``, summed over the
     requests in flight (``None`` without a rate); the status returned carries it too.
-    ``client_factory`` builds each user's client (the test seam; defaults to ``make_client``).
+    ``client_factory`` builds each user's client (the test seam; defaults to ``make_client``;
+    the local engine only: Ray actors build theirs with ``make_client``, and a factory given
+    with ``engine="ray"`` is a ``ValueError``).
     """
+    _check_engine(engine, client_factory)
     options = options or RunOptions()
     settings = worker or WorkerSettings()
     path = Path(journal)
@@ -89,11 +76,11 @@ async def run_job(
         book = await asyncio.to_thread(Journal.open, path)  # SQLite work stays off the loop
         try:
             counts = await asyncio.to_thread(_prepare, book, client_options, options)
+            ray = (ray_address, ray_actors)
+            workers = _workers(engine, client_options, settings, client_factory, *ray)
         except BaseException:
             book.close()
             raise
-        ray = (ray_address, ray_actors)
-        workers = _workers(engine, client_options, settings, client_factory, *ray)
         try:
             await Runner(book, workers, counts, options, on_progress).run()
         finally:
@@ -123,6 +110,16 @@ def _prepare(book: Journal, client_options: ClientOptions, options: RunOptions) 
     return read_status(book)
 
 
+def _check_engine(engine: str, client_factory: ClientFactory) -> None:
+    if engine not in ("local", "ray"):
+        raise ValueError(f'engine must be "local" or "ray", not {engine!r}')
+    if engine == "ray" and client_factory is not make_client:
+        raise ValueError(
+            'client_factory works with engine="local" only (Ray actors build their clients'
+            " with make_client)"
+        )
+
+
 def _workers(
     engine: Engine,
     client_options: ClientOptions,
@@ -133,11 +130,9 @@ def _workers(
 ) -> Workers:
     if engine == "local":
         return LocalWorkers(LocalWorker(client_options, settings, client_factory))
-    if engine == "ray":
-        from ._ray import RayWorkers
+    from ._ray import RayWorkers
 
-        return RayWorkers(client_options, settings, address=ray_address, actors=ray_actors)
-    raise ValueError(f'engine must be "local" or "ray", not {engine!r}')
+    return RayWorkers(client_options, settings, address=ray_address, actors=ray_actors)
 
 
 @contextlib.contextmanager

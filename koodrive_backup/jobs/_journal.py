@@ -79,9 +79,8 @@ class TargetRow:
 class Journal(IdStore):
     """A journal file opened for reading and writing (see the module docstring)."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
-        self.path = path
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -102,7 +101,7 @@ class Journal(IdStore):
             raise JournalError(f"{str(where)!r} is not a cleanup journal of this version")
         if not readonly:
             _tune(db)
-        return cls(db, where)
+        return cls(db)
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], targets: Iterable[Target]) -> PlanSummary:
@@ -185,8 +184,10 @@ class Journal(IdStore):
         )
         return failed
 
-    def finish_target(self, target: int, state: int, code: str | None = None) -> None:
-        self.db.execute("UPDATE targets SET state = ?, code = ? WHERE n = ?", (state, code, target))
+    def finish_target(self, target: int, state: int) -> None:
+        """Done, or failed through some ID (the last transient error's code is dropped: only
+        a target failed as a whole keeps a code, see ``failures``)."""
+        self.db.execute("UPDATE targets SET state = ?, code = NULL WHERE n = ?", (state, target))
 
     def note_error(self, target: int, code: str, msg: str) -> None:
         """Keep the last transient error of an open target (shown by ``status``)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["ManifestError", "Target", "parse_line", "read_manifest"]
+__all__ = ["ManifestError", "Target", "is_path_id", "parse_line", "read_manifest"]
 
 #: Path IDs (device and scope IDs), API.md "Path IDs": refused, never percent-encoded.
 _PATH_ID = re.compile(r"[A-Za-z0-9._@=+:-]{1,128}")
@@ -122,9 +122,14 @@ def _path_id(value: object, name: str) -> str:
         value = str(value)  # exact decimal, as the SDK sends an int ID
     if not isinstance(value, str):
         raise TypeError(f'"{name}" must be a string')
-    if not _PATH_ID.fullmatch(value) or value in (".", ".."):
+    if not is_path_id(value):
         raise ValueError(f'"{name}" {value!r} is not a valid ID ([A-Za-z0-9._@=+:-], 1..128)')
     return value
+
+
+def is_path_id(value: str) -> bool:
+    """Whether ``value`` is a path ID (API.md "Path IDs"): the SDK sends it as is."""
+    return _PATH_ID.fullmatch(value) is not None and value not in (".", "..")
 
 
 def _module(value: object) -> str:

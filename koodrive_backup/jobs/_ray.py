@@ -14,6 +14,12 @@ costs about half a millisecond: one item per record halved a records job's throu
 of 20 ms 1,710 (as with one item per window of 200 records). An outcome then reaches the
 journal up to 20 ms later than with the local engine: a killed run re-sends that much more.
 
+An actor's worker runs ahead of the driver (it does not wait for the driver to read its
+events), so a lock ID takes a round trip: after ``LockHeld`` the worker deletes no record
+under that lock until the driver, once it committed the lock ID, calls the actor's
+``lock_journaled`` (``confirming``; one Ray call per lock created). The group holding the
+``LockHeld`` leaves the actor within ``GROUP_DELAY``, as the worker waits meanwhile.
+
 The job's rate (``ClientOptions.rate``) is divided evenly: each of the ``n`` actors limits
 its clients to ``rate / n`` (a ``RateLimit`` serves one event loop, so each actor builds its
 own from that number). Users are spread over the actors by hash, so a job whose users are
@@ -32,14 +38,14 @@ from __future__ import annotations
 import asyncio
 import importlib
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, TypeVar
 
 import attrs
 
 from ._clients import ClientOptions
-from ._events import ErrorInfo, Event
-from ._worker import Found, LocalWorker, WorkerSettings
+from ._events import Stream
+from ._worker import LocalWorker, LocalWorkers, WorkerSettings, confirming
 
 __all__ = ["GROUP_DELAY", "RayWorkers", "WorkerActor", "grouped", "ray_available"]
 
@@ -56,24 +62,20 @@ def ray_available() -> bool:
     return True
 
 
-class WorkerActor:
-    """The body of a Ray actor (made remote by ``RayWorkers``; plain class here)."""
+class WorkerActor(LocalWorkers):
+    """The body of a Ray actor (made remote by ``RayWorkers``; plain class here): the
+    ``LocalWorkers`` of its own ``LocalWorker``, whose events it streams in groups."""
 
     def __init__(self, options: ClientOptions, settings: WorkerSettings) -> None:
-        self.worker = LocalWorker(options, settings)
+        super().__init__(LocalWorker(options, settings))
 
-    async def stream(
+    async def groups(
         self, operation: str, user_id: str, *args: str | list[str]
-    ) -> AsyncIterator[list[Any]]:
-        """The worker's events, in groups (one Ray item each)."""
+    ) -> AsyncGenerator[list[Any], None]:
+        """The worker's events, in groups (one Ray item each). The worker runs ahead of the
+        driver here: after a ``LockHeld`` it waits for the driver's ``lock_journaled``."""
         async for group in grouped(self.worker.stream(operation, user_id, *args), GROUP_DELAY):
             yield group
-
-    async def rate_limit_wait(self) -> float | None:
-        return self.worker.rate_limit_wait
-
-    async def close(self) -> None:
-        await self.worker.close()
 
 
 class RayWorkers:
@@ -99,11 +101,10 @@ class RayWorkers:
         self.actors: list[Any] = [remote.remote(options, settings) for _ in range(count)]
         self._limited = options.rate is not None
 
-    def stream(
-        self, operation: str, user_id: str, *args: str | list[str]
-    ) -> AsyncGenerator[Event | Found | ErrorInfo, None]:
+    def stream(self, operation: str, user_id: str, *args: str | list[str]) -> Stream:
         actor = self.actors[zlib.crc32(user_id.encode()) % len(self.actors)]
-        return _relay(actor.stream.remote(operation, user_id, *args))
+        events = _relay(actor.groups.remote(operation, user_id, *args))
+        return confirming(events, actor.lock_journaled.remote)  # once the driver committed
 
     async def rate_limit_wait(self) -> float | None:
         """The actors' waits, summed (``None``: no rate, or an actor could not answer)."""
@@ -128,7 +129,7 @@ class RayWorkers:
                 self._ray.shutdown()
 
 
-async def _relay(refs: Any) -> AsyncGenerator[Event | Found | ErrorInfo, None]:
+async def _relay(refs: Any) -> Stream:
     async for ref in refs:
         for event in await ref:
             yield event

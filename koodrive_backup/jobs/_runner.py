@@ -20,36 +20,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import re
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import attrs
 
 from .. import AuthenticationError
 from ._events import (
+    CHUNK,
     RECORD,
     SCOPE,
     ErrorInfo,
     Event,
+    Found,
     LockHeld,
     LockReleased,
     Settled,
+    Stream,
 )
-from ._idstore import CHUNK, PendingChunk
+from ._idstore import PendingChunk
 from ._journal import DONE, TARGET_FAILED, Journal, TargetRow
+from ._manifest import is_path_id
 from ._status import JobStatus
-from ._worker import Found
 from ._writer import JournalWriter
 
 __all__ = ["JobAuthError", "RunOptions", "Runner", "Workers"]
 
-#: Discovered IDs the SDK would refuse (API.md "Path IDs") are journaled as failed at once.
-_PATH_ID = re.compile(r"[A-Za-z0-9._@=+:-]{1,128}")
-_INVALID_ID = ("invalid_id", "the server listed an ID the API cannot address in a path")
 
 ProgressCallback = Callable[[JobStatus], object]
-Stream = AsyncGenerator[Event | Found | ErrorInfo, None]
 #: Queues a settled outcome's journal write (it knows which journal chunk the outcome is of).
 Write = Callable[[Settled], None]
 
@@ -200,7 +198,6 @@ class Runner:
         starts once a discovery is complete). IDs the listing repeats are journaled once.
         """
         dropped, failed = await self.writer.call(self.journal.forget, target.n, kind)
-        self.counts.planned -= dropped
         self.counts.failed -= failed
         self.counts.pending -= dropped - failed
         seen: set[str] = set()
@@ -222,19 +219,17 @@ class Runner:
     async def _journal_found(self, target: TargetRow, kind: int, ids: list[str]) -> None:
         if ids:
             added = await self.writer.call(self.journal.found, target.n, kind, ids)
-            self.counts.planned += added
             self.counts.pending += added
             self._report()
 
     async def _keep_valid(self, target: TargetRow, kind: int, ids: list[str]) -> list[str]:
-        """IDs the API can address; the others are journaled as failed at once."""
-        good = [i for i in ids if _PATH_ID.fullmatch(i) and i not in (".", "..")]
+        """IDs the API can address (API.md "Path IDs"); the others, which the SDK would
+        refuse, are journaled as failed at once."""
+        good = [i for i in ids if is_path_id(i)]
         if len(good) != len(ids):
             valid = set(good)
             bad = [i for i in ids if i not in valid]
-            call = self.writer.call
-            moved = await call(self.journal.found_failed, target.n, kind, bad, *_INVALID_ID)
-            self.counts.planned += moved
+            moved = await self.writer.call(self.journal.found_invalid, target.n, kind, bad)
             self.counts.failed += moved
         return good
 
@@ -305,7 +300,7 @@ class Runner:
                     if error is not None and (stop is None or stop.kind != "auth"):
                         stop = error  # a refused credential stops the run: it wins
                 else:
-                    self._lock_event(event)
+                    await self._lock_event(event)
         if stop is not None:
             self._raise(stop)
         return left
@@ -333,14 +328,16 @@ class Runner:
         self._report()
         return len(done.unprocessed)
 
-    def _lock_event(self, event: Event | Found | ErrorInfo) -> None:
-        if isinstance(event, LockHeld | LockReleased):
-            write = (
-                self.journal.lock_held
-                if isinstance(event, LockHeld)
-                else self.journal.lock_released
-            )
-            self.writer.submit(write, event.user_id, event.module_code, event.lock_id)
+    async def _lock_event(self, event: Event | Found | ErrorInfo) -> None:
+        """A lock ID is committed before the stream goes on (the worker waits for that to
+        delete records under it: ``_worker``); a release is written without waiting (if it
+        is lost, the next run releases the lock again and is told it is gone)."""
+        if isinstance(event, LockHeld):
+            where = (event.user_id, event.module_code, event.lock_id)
+            await self.writer.call(self.journal.lock_held, *where)
+        elif isinstance(event, LockReleased):
+            where = (event.user_id, event.module_code, event.lock_id)
+            self.writer.submit(self.journal.lock_released, *where)
         elif isinstance(event, ErrorInfo) and event.kind == "auth":
             self._raise(event)
 
@@ -348,7 +345,7 @@ class Runner:
         """Apply the lock events of a stream (stale lock release)."""
         async with contextlib.aclosing(events):
             async for event in events:
-                self._lock_event(event)
+                await self._lock_event(event)
 
 
 def _aligned(chunks: list[PendingChunk]) -> Iterator[list[PendingChunk]]:

@@ -28,7 +28,7 @@ __all__ = [
 @attrs.define
 class JobStatus:
     """Targets (``total``, ``done``: every ID gone, ``failed``: some ID or the target itself
-    failed) and IDs (``planned`` = ``deleted`` + ``gone`` + ``failed`` + ``pending``).
+    failed) and IDs (``planned``: ``deleted`` + ``gone`` + ``failed`` + ``pending``, derived).
 
     Mutable: the runner keeps its running counts in one (``on_progress`` gets a copy).
     ``rate_limit_wait``: set by ``run_job`` when a run ends (seconds its requests waited for
@@ -39,12 +39,16 @@ class JobStatus:
     targets_total: int = 0
     targets_done: int = 0
     targets_failed: int = 0
-    planned: int = 0
     deleted: int = 0
     gone: int = 0
     failed: int = 0
     pending: int = 0
     rate_limit_wait: float | None = attrs.field(default=None, eq=False)
+
+    @property
+    def planned(self) -> int:
+        """Every ID the job knows of, each in exactly one of the four outcomes."""
+        return self.deleted + self.gone + self.failed + self.pending
 
     @property
     def finished(self) -> bool:
@@ -103,7 +107,6 @@ def read_status(journal: Journal) -> JobStatus:
         targets_total=sum(targets.values()),
         targets_done=targets.get(DONE, 0),
         targets_failed=targets.get(TARGET_FAILED, 0),
-        planned=sum(ids.values()),
         deleted=ids.get(DELETED, 0),
         gone=ids.get(GONE, 0),
         failed=ids.get(FAILED, 0),

@@ -18,6 +18,13 @@ Operations (``LocalWorker.stream(name, *args)``):
   (``client.lock()``, shared by the user's targets running at once): ``LockHeld`` when it
   is created, one ``Settled`` per record as it settles (``iter_delete_records``; ``index``:
   its position in ``ids``), ``LockReleased`` when the last user let go.
+
+No record is deleted under a lock before the driver has journaled its ID: after
+``LockHeld`` the lock's users wait for ``lock_journaled`` (a run after a crash then
+releases the lock instead of waiting for it to expire). ``LocalWorkers``, the driver's
+view of a worker, calls it once the driver asks for the event after a ``LockHeld``, which
+the runner does only when the lock ID is committed; on Ray the driver calls it on the
+actor (``_ray``), whose stream runs ahead of the driver.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 import attrs
@@ -41,21 +48,18 @@ from .. import (
     ScopeFailure,
 )
 from ._clients import ClientFactory, ClientOptions, make_client
-from ._events import ErrorInfo, Event, LockHeld, LockReleased, Settled, classify
+from ._events import (
+    CHUNK,
+    ErrorInfo,
+    Found,
+    LockHeld,
+    LockReleased,
+    Settled,
+    Stream,
+    classify,
+)
 
-__all__ = ["CHUNK", "Found", "LocalWorker", "WorkerSettings"]
-
-#: IDs per scope request (the server's limit, seed page 001); the driver maps chunk indexes
-#: back to journal rows with it.
-CHUNK = 100
-Stream = AsyncGenerator["Event | Found | ErrorInfo", None]
-
-
-@attrs.frozen
-class Found:
-    """IDs discovered by a listing (one page of records, or all scopes of a module)."""
-
-    ids: tuple[str, ...]
+__all__ = ["LocalWorker", "LocalWorkers", "WorkerSettings", "confirming"]
 
 
 @attrs.frozen
@@ -74,6 +78,7 @@ class _Holder:
     def __init__(self, client: BackupClient, module_code: str, lifetime: float) -> None:
         self.users = 0
         self.stop = asyncio.Event()
+        self.journaled = asyncio.Event()  # the driver committed the lock ID: records may go
         self.ready: asyncio.Future[ManagedLock] = asyncio.get_running_loop().create_future()
         self.task = asyncio.create_task(self._hold(client, module_code, lifetime))
 
@@ -158,6 +163,7 @@ class LocalWorker:
         #: One limit for every client of this worker (``None``: unlimited).
         self.rate_limit = options.rate_limit()
         self._closed_wait = 0.0  # rate-limit wait of the clients already closed
+        self._unjournaled: dict[str, _Holder] = {}  # by lock ID: LockHeld not confirmed yet
 
     @property
     def rate_limit_wait(self) -> float | None:
@@ -173,6 +179,12 @@ class LocalWorker:
             raise ValueError(f"unknown worker operation {operation!r}")
         method: Callable[..., Stream] = getattr(self, "_" + operation)
         return method(user_id, *args)
+
+    def lock_journaled(self, held: LockHeld) -> None:
+        """The driver committed ``held``: its lock's users may delete records under it."""
+        holder = self._unjournaled.pop(held.lock_id, None)
+        if holder is not None:
+            holder.journaled.set()
 
     async def close(self) -> None:
         """Close every client (their locks were released by the operations)."""
@@ -264,10 +276,14 @@ class LocalWorker:
             lock = holder.ready.result()
             try:
                 if created:
+                    self._unjournaled[lock.lock_id] = holder
                     yield LockHeld(user_id, module_code, lock.lock_id)
+                await holder.journaled.wait()  # see the module docstring
                 async for settled in self._records_under(user, lock, ids):
                     yield settled
             finally:
+                if created:
+                    self._unjournaled.pop(lock.lock_id, None)
                 released = await user.release(module_code, holder)
             if released is not None:
                 yield LockReleased(user_id, module_code, released.lock_id)
@@ -284,6 +300,36 @@ class LocalWorker:
         async with stream:
             async for outcome in stream:
                 yield record_settled(outcome)
+
+
+class LocalWorkers:
+    """``Workers`` (see ``_runner``) in this process: one ``LocalWorker`` for every user.
+    Also the body of a Ray actor (``_ray.WorkerActor``)."""
+
+    def __init__(self, worker: LocalWorker) -> None:
+        self.worker = worker
+
+    def stream(self, operation: str, user_id: str, *args: str | list[str]) -> Stream:
+        return confirming(self.worker.stream(operation, user_id, *args), self.lock_journaled)
+
+    async def lock_journaled(self, held: LockHeld) -> None:
+        self.worker.lock_journaled(held)
+
+    async def rate_limit_wait(self) -> float | None:
+        return self.worker.rate_limit_wait
+
+    async def close(self) -> None:
+        await self.worker.close()
+
+
+async def confirming(events: Stream, confirm: Callable[[LockHeld], Awaitable[object]]) -> Stream:
+    """``events``, confirming each ``LockHeld`` to its worker once the consumer asks for the
+    next event (the runner asks only when it has committed the lock ID)."""
+    async with contextlib.aclosing(events):
+        async for event in events:
+            yield event
+            if isinstance(event, LockHeld):
+                await confirm(event)
 
 
 _OPERATIONS = frozenset(
